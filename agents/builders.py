@@ -1,0 +1,341 @@
+"""Model builders: one class, many strategies.
+
+A `ModelBuilder` trains models over several months with compute it buys (or owns), releases them,
+prices tokens at cost plus its strategy's markup, pays for the inference compute its customers
+use, raises money from investors and exits when it runs out of cash. What it spends on, how it
+prices and whether its weights are open all come from its frozen `Strategy`.
+
+Money in USD per month; compute in FLOP (training) and H100-equivalent GPU-hours (rental);
+inference in millions of tokens (Mtok).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+from aiecosim.agents.strategy import Strategy
+from aiecosim.energy_market import HOURS_PER_MONTH
+
+if TYPE_CHECKING:
+    from aiecosim.model import AIEcosystemModel
+
+
+@dataclass(frozen=True)
+class ReleasedModel:
+    capability: float  # index 0..cap_max
+    training_flop: float
+    open_weights: bool
+    release_month: int
+
+
+@dataclass
+class TrainingRun:
+    flop: float
+    months_needed: int
+    gpu_hours_total: float
+    progress_months: float = 0.0
+
+    @property
+    def gpu_hours_per_month(self) -> float:
+        return self.gpu_hours_total / self.months_needed
+
+
+class ModelBuilder(mesa.Agent):
+    """A company that builds and sells AI models, following one `Strategy`."""
+
+    def __init__(self, model: AIEcosystemModel, strategy: Strategy, name: str, cash_usd: float):
+        super().__init__(model)
+        self.strategy = strategy
+        self.name = name
+        self.archetype = strategy.archetype
+        self.firm_id = 0  # set by the model: index into its firm arrays
+        self.cash_usd = cash_usd
+        self.capital_raised_usd = 0.0
+        self.released: list[ReleasedModel] = []
+        self.training: TrainingRun | None = None
+        self.last_training_flop = strategy.initial_model_flop
+        self.serving_efficiency = strategy.initial_serving_efficiency
+        self.owned_gpus_h100e = strategy.owned_gpus_h100e
+        self.owned_energy_mw = strategy.owned_energy_mw
+        self.price_usd_per_mtok = 0.0
+        self.customers = 0
+        self.alive = True
+        self.entry_month = model.month
+        self.exit_month: int | None = None
+        # this month's books
+        self.revenue_usd = 0.0  # all revenue booked: models, spare compute, external business
+        self.model_revenue_usd = 0.0  # from AI models: API tokens and self-hosting support
+        self.costs_usd = 0.0
+        self.funding_usd = 0.0
+        self.capex_usd = 0.0
+        self.api_mtok = 0.0
+        self.last_inference_gpu_hours = 0.0
+        self.spare_gpu_hours_sold = 0.0
+        self._own_training_hours = 0.0
+        self._market_training_request = 0.0
+        self._own_gpu_hours_used = 0.0
+        self.spare_gpu_hours = 0.0
+        self.revenue_history: list[float] = []
+        self.cost_history: list[float] = []
+
+    # ------------------------------------------------------------------ what it offers
+    @property
+    def best_model(self) -> ReleasedModel | None:
+        return self.released[-1] if self.released else None
+
+    @property
+    def capability(self) -> float:
+        return self.best_model.capability if self.released else 0.0
+
+    @property
+    def open_weights(self) -> bool:
+        return self.strategy.open_weights
+
+    def gpu_hours_per_mtok(self) -> float:
+        law = self.model.capability_law
+        return law.gpu_hours_per_mtok(self.best_model.training_flop, self.serving_efficiency)
+
+    def own_cost_usd_per_gpu_hour(self) -> float:
+        """What an hour of its own accelerators costs it: amortised hardware plus energy, the
+        energy partly from its own plants; no cloud markup and no scarcity premium."""
+        market = self.model.compute_market
+        month = self.model.month
+        life_hours = market.gpu_life_months * HOURS_PER_MONTH * market.target_utilisation
+        hardware = market.capex_usd_per_h100e(month) / life_hours
+        return hardware + market.power_kw_per_h100e(month) / 1000 * self.energy_price_usd_per_mwh()
+
+    def energy_price_usd_per_mwh(self) -> float:
+        """Blended price of the power for its own data centres."""
+        market_price = self.model.energy_price_usd_per_mwh
+        if self.owned_gpus_h100e <= 0:
+            return market_price
+        need_mw = (
+            self.owned_gpus_h100e
+            * self.model.compute_market.power_kw_per_h100e(self.model.month)
+            / 1000
+        )
+        own_share = min(1.0, self.owned_energy_mw / need_mw) if need_mw > 0 else 1.0
+        own_cost = self.strategy.owned_energy_cost_usd_per_mwh
+        return own_share * own_cost + (1 - own_share) * market_price
+
+    def unit_compute_cost_usd_per_gpu_hour(self) -> float:
+        """Cost of the GPU-hours behind its tokens: its own fleet's hours at cost, and what its
+        customers used beyond that last month at the market price."""
+        market_price = self.model.compute_market.price_usd_per_gpu_hour
+        if self.owned_gpus_h100e <= 0:
+            return market_price
+        own_hours = self.own_gpu_hours_left()
+        wanted = self.last_inference_gpu_hours
+        own_share = min(1.0, own_hours / wanted) if wanted > 0 else 1.0
+        return own_share * self.own_cost_usd_per_gpu_hour() + (1 - own_share) * market_price
+
+    def inference_cost_usd_per_mtok(self) -> float:
+        return self.gpu_hours_per_mtok() * self.unit_compute_cost_usd_per_gpu_hour()
+
+    def set_price(self) -> None:
+        """Cost-plus pricing: inference cost per Mtok times (1 + markup)."""
+        if self.released:
+            self.price_usd_per_mtok = self.inference_cost_usd_per_mtok() * (
+                1 + self.strategy.markup
+            )
+
+    # ------------------------------------------------------------------ training
+    def improve_serving(self) -> None:
+        """Efficiency R&D (distillation, quantisation, sparsity, mixture of experts) and the
+        industry's shared progress both cut the GPU-hours needed per token."""
+        cfg = self.model.cfg.capability
+        own = 1 + cfg.efficiency_rd_return * self.strategy.efficiency_rd_share
+        shared = (1 + cfg.serving_efficiency_growth_per_year) ** (1 / 12)
+        self.serving_efficiency *= own * shared
+
+    def training_request_gpu_hours(self) -> float:
+        """GPU-hours it asks the market for this month (its own fleet trains first, up to half
+        of it); starts a new run when none is going."""
+        if self.training is None:
+            self._plan_training_run()
+        # A builder short of cash pauses its run rather than borrow to train.
+        if self.training is None or self.cash_usd <= 0:
+            self._own_training_hours = self._market_training_request = 0.0
+            return 0.0
+        wanted = self.training.gpu_hours_per_month
+        self._own_training_hours = min(wanted, self.owned_gpus_h100e * HOURS_PER_MONTH * 0.5)
+        self._market_training_request = wanted - self._own_training_hours
+        return self._market_training_request
+
+    def _plan_training_run(self) -> None:
+        """Aim at scale_growth_per_run times the last run; spend at most training_share of cash
+        (less the efficiency-R&D share) over the whole run, its own fleet's hours priced at the
+        energy they burn and the rest at the market price; skip when that buys too little."""
+        s = self.strategy
+        cfg = self.model.cfg
+        flop_per_gpu_hour = cfg.compute.training_flop_per_gpu_hour
+        target_flop = self.last_training_flop * s.scale_growth_per_run
+        budget = max(0.0, self.cash_usd) * s.training_share * (1 - s.efficiency_rd_share)
+        own_hours = self.owned_gpus_h100e * HOURS_PER_MONTH * 0.5 * s.training_months
+        own_cost = self._own_marginal_cost_usd_per_gpu_hour()
+        market_price = self.model.compute_market.price_usd_per_gpu_hour
+
+        def cost(flop: float) -> float:
+            hours = flop / flop_per_gpu_hour
+            own = min(hours, own_hours)
+            return own * own_cost + (hours - own) * market_price
+
+        if cost(target_flop) <= budget:
+            flop = target_flop
+        else:  # the largest run the budget buys: own hours first, then the market's
+            own_budget_hours = min(own_hours, budget / own_cost if own_cost > 0 else own_hours)
+            rest = budget - own_budget_hours * own_cost
+            hours = own_budget_hours + (rest / market_price if market_price > 0 else 0.0)
+            flop = hours * flop_per_gpu_hour
+        if flop < cfg.builders.min_training_share_of_target * target_flop:
+            return
+        self.training = TrainingRun(flop, s.training_months, flop / flop_per_gpu_hour)
+
+    def advance_training(self, granted_share: float) -> None:
+        """Use the granted compute for a month; release the model when the run completes."""
+        run = self.training
+        if run is None or self._own_training_hours + self._market_training_request <= 0:
+            return
+        market_hours = self._market_training_request * granted_share
+        own_hours = self._own_training_hours
+        self.costs_usd += market_hours * self.model.compute_market.price_usd_per_gpu_hour
+        self.costs_usd += own_hours * self._own_marginal_cost_usd_per_gpu_hour()
+        self._own_gpu_hours_used = own_hours
+        self.model.training_gpu_hours += market_hours
+        run.progress_months += (own_hours + market_hours) / run.gpu_hours_per_month
+        if run.progress_months >= run.months_needed - 1e-9:
+            self._release(run)
+
+    def _own_marginal_cost_usd_per_gpu_hour(self) -> float:
+        # Owned accelerators are already paid for (capex): running them costs the energy.
+        market = self.model.compute_market
+        return market.power_kw_per_h100e(self.model.month) / 1000 * self.energy_price_usd_per_mwh()
+
+    def _release(self, run: TrainingRun) -> None:
+        law = self.model.capability_law
+        multiplier = (
+            self.model.cfg.capability.open_distillation_multiplier if self.open_weights else 1.0
+        )
+        capability = law.capability(run.flop, self.model.month, multiplier)
+        self.released.append(
+            ReleasedModel(capability, run.flop, self.open_weights, self.model.month)
+        )
+        self.last_training_flop = run.flop
+        self.training = None
+
+    def own_gpu_hours_left(self) -> float:
+        """Hours of its own fleet not used by its training this month."""
+        return max(0.0, self.owned_gpus_h100e * HOURS_PER_MONTH - self._own_gpu_hours_used)
+
+    # ------------------------------------------------------------------ the month's books
+    def settle(self, api_mtok: float, api_revenue_usd: float, support_revenue_usd: float) -> None:
+        """Book revenue from API tokens and self-hosting support; pay for inference compute,
+        operations and, for integrated giants, data-centre build-out."""
+        self.api_mtok = api_mtok
+        self.revenue_usd += api_revenue_usd + support_revenue_usd
+        inference_hours = api_mtok * self.gpu_hours_per_mtok() if self.released else 0.0
+        self.last_inference_gpu_hours = inference_hours
+        own_hours_left = self.own_gpu_hours_left()
+        own_inference = min(inference_hours, own_hours_left)
+        bought = inference_hours - own_inference
+        market = self.model.compute_market
+        self.costs_usd += own_inference * self._own_marginal_cost_usd_per_gpu_hour()
+        self.costs_usd += bought * market.price_usd_per_gpu_hour
+        self.model.inference_gpu_hours += bought
+        self.spare_gpu_hours = own_hours_left - own_inference
+        self.costs_usd += self.strategy.opex_usd_per_month
+        self.revenue_usd += self.strategy.external_revenue_usd_per_month
+        if self.strategy.dc_build_gpus_h100e_per_month > 0:
+            # A steady capex budget: as chips improve, the same dollars buy more H100e.
+            built = self.strategy.dc_build_gpus_h100e_per_month * 2.0 ** (
+                self.model.month / market.price_performance_doubling_months
+            )
+            self.capex_usd = built * market.capex_usd_per_h100e(self.model.month)
+            self.costs_usd += self.capex_usd
+            retired = self.owned_gpus_h100e / market.gpu_life_months
+            fleet_growth = (self.owned_gpus_h100e + built - retired) / self.owned_gpus_h100e
+            self.owned_gpus_h100e *= fleet_growth
+            # Its own plants grow with its fleet, keeping the share of power it generates itself.
+            self.owned_energy_mw *= fleet_growth
+
+    def sell_spare_compute(self, utilisation: float) -> float:
+        """Integrated giants rent out idle accelerators at the market price; the market takes
+        as much of it as its utilisation says. Returns GPU-hours sold."""
+        spare = self.spare_gpu_hours
+        if spare <= 0:
+            return 0.0
+        market = self.model.compute_market
+        if market.price_usd_per_gpu_hour <= self._own_marginal_cost_usd_per_gpu_hour():
+            return 0.0  # renting out would not cover the power it burns
+        sold = spare * min(1.0, utilisation)
+        self.revenue_usd += sold * market.price_usd_per_gpu_hour
+        self.costs_usd += sold * self._own_marginal_cost_usd_per_gpu_hour()
+        self.spare_gpu_hours_sold = sold
+        return sold
+
+    def close_books(self) -> None:
+        self.cash_usd += self.revenue_usd - self.costs_usd
+        self.revenue_history.append(self.revenue_usd)
+        self.cost_history.append(self.costs_usd)
+
+    def open_books(self) -> None:
+        self.revenue_usd = 0.0
+        self.model_revenue_usd = 0.0
+        self.costs_usd = 0.0
+        self.funding_usd = 0.0
+        self.capex_usd = 0.0
+        self.spare_gpu_hours_sold = 0.0
+        self._own_gpu_hours_used = 0.0
+        self.spare_gpu_hours = 0.0
+
+    # ------------------------------------------------------------------ finance
+    def monthly_burn_usd(self) -> float:
+        """Average net outflow over the last six months (0 when cash-positive)."""
+        if not self.cost_history:
+            return self.strategy.opex_usd_per_month
+        costs = np.mean(self.cost_history[-6:])
+        revenue = np.mean(self.revenue_history[-6:])
+        return max(0.0, float(costs - revenue))
+
+    def funding_ask_usd(self) -> float:
+        """Raise enough for `raise_runway_months` of burn plus the next training run, when the
+        cash in hand covers less than half of that."""
+        s = self.strategy
+        if not self.alive or s.raise_runway_months <= 0:
+            return 0.0
+        flop_per_gpu_hour = self.model.cfg.compute.training_flop_per_gpu_hour
+        next_run = (
+            self.last_training_flop
+            * s.scale_growth_per_run
+            / flop_per_gpu_hour
+            * self.model.compute_market.price_usd_per_gpu_hour
+        )
+        need = s.raise_runway_months * max(self.monthly_burn_usd(), s.opex_usd_per_month) + next_run
+        return need - self.cash_usd if self.cash_usd < 0.5 * need else 0.0
+
+    def receive_funding(self, amount_usd: float) -> None:
+        self.funding_usd += amount_usd
+        self.capital_raised_usd += amount_usd
+        self.cash_usd += amount_usd
+
+    def revenue_growth(self, months: int = 6) -> float:
+        """Log growth of revenue over `months` (0 when too young or without revenue)."""
+        h = self.revenue_history
+        if len(h) <= months or h[-months - 1] <= 0 or h[-1] <= 0:
+            return 0.0
+        return float(np.log(h[-1] / h[-months - 1]))
+
+    def exit_if_insolvent(self) -> bool:
+        """A builder whose cash is still negative after this month's funding round (nobody
+        funded it, or not enough) leaves the market."""
+        if self.alive and self.cash_usd < 0:
+            self.alive = False
+            self.exit_month = self.model.month
+            self.training = None
+            self.customers = 0
+            self.price_usd_per_mtok = 0.0
+            return True
+        return False

@@ -1,0 +1,273 @@
+"""Enterprises: thousands of AI buyers as one struct of arrays.
+
+Each simulated enterprise is a cohort of real organisations: its token demand is its share of the
+world's demand, so money and tokens come out in real-world units whatever the enterprise count.
+The monthly decision of all enterprises is one array computation:
+
+1. Trying AI at all (Bass-like hazard): a non-adopter considers adopting with probability
+   p + q * (share of its network neighbours that use AI).
+2. Choosing an offer (logit): a considering non-adopter, an adopter reconsidering (a share each
+   month) and a customer whose provider exited choose among the month's offers with utility
+
+     u_ik = b_v * v_ik - b_p * price_k / value_i + b_priv * privacy_i * private_k
+            + b_spec * [sector_i in specialism_k] + b_peer * peers_i(provider_k)
+            - (switching_cost + lock_in(current provider)) * [k != current_i]
+     v_ik = 1 - exp(-kappa * capability_k / need_i)        (saturating: past good enough,
+                                                             more capability adds little)
+
+   Non-adopters also have a "none" option (utility b_none = the utility of a free, useless
+   offer, i.e. 0 with b_v*0). Probabilities are a log-sum-exp softmax; one uniform draw per row.
+3. Usage: tokens_i = demand_i(t) * (price_paid / p_ref) ** (-elasticity)          Mtok/month
+4. Realised return: tokens_i * (value_i * v_i * ramp(months_i) - price_paid) - F_i   USD/month,
+   ramp(m) = 1 - exp(-m / ramp_months): integrating AI takes time before it pays; F_i is the
+   monthly cost of running AI in the business (people, integration, oversight), a lognormal
+   multiple c_i of its base demand times its value per token.
+5. Churn: an adopter whose return has been negative for more than `patience` months in a row
+   goes back to using no AI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+from scipy.special import softmax
+
+if TYPE_CHECKING:
+    from aiecosim.config import EnterpriseConfig
+
+NONE = -1
+
+
+@dataclass(frozen=True)
+class Offers:
+    """The month's offers, one entry per (provider, delivery) pair."""
+
+    provider: np.ndarray  # int: firm index of the model's builder
+    self_hosted: np.ndarray  # bool: open weights run on rented compute by the enterprise
+    capability: np.ndarray  # index 0..cap_max
+    price_usd_per_mtok: np.ndarray  # what the enterprise pays per Mtok (token price or compute)
+    privacy: np.ndarray  # 0..1: 1 = data never leaves the enterprise
+    specialised: np.ndarray  # bool (offers x sectors)
+    lock_in: np.ndarray  # switching cost customers of this offer face when leaving
+
+    def __len__(self) -> int:
+        return len(self.provider)
+
+
+@dataclass(frozen=True)
+class MonthOutcome:
+    """What the enterprises did this month (arrays over offers, counts over the population)."""
+
+    mtok_by_offer: np.ndarray
+    spend_usd_by_offer: np.ndarray
+    customers_by_offer: np.ndarray
+    adopters: int
+    positive_return: int
+    switched: int
+    churned: int
+    new_adopters: int
+    reconsidered: int
+
+
+class EnterprisePopulation:
+    """All enterprises' state as arrays; index i is enterprise i."""
+
+    def __init__(self, n: int, cfg: EnterpriseConfig, rng: np.random.Generator):
+        self.n = n
+        self.cfg = cfg
+        self.sector = rng.integers(0, cfg.n_sectors, size=n)
+        size = rng.lognormal(0.0, 1.5, size=n)  # firm sizes are heavy-tailed
+        self.demand_weight = size / size.sum()
+        self.value_usd_per_mtok = cfg.value_usd_per_mtok_median * rng.lognormal(
+            0.0, cfg.value_sigma, size=n
+        )
+        self.need = np.clip(cfg.need_median * rng.lognormal(0.0, cfg.need_sigma, size=n), 1, None)
+        # Regulated sectors (the first third) care more about keeping data in-house.
+        regulated = self.sector < max(1, cfg.n_sectors // 3)
+        self.privacy_sensitivity = np.clip(rng.beta(2, 5, size=n) + 0.4 * regulated, 0, 1)
+        self.integration_cost = cfg.integration_cost_median * rng.lognormal(
+            0.0, cfg.integration_cost_sigma, size=n
+        )
+        self.provider = np.full(n, NONE, dtype=np.int64)  # firm index, or NONE
+        self.self_hosted = np.zeros(n, dtype=bool)
+        self.months_with_provider = np.zeros(n, dtype=np.int64)
+        self.negative_months = np.zeros(n, dtype=np.int64)
+        self.monthly_return_usd = np.zeros(n)
+        self.mtok = np.zeros(n)
+        self.price_paid = np.zeros(n)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def adopted(self) -> np.ndarray:
+        return self.provider != NONE
+
+    def current_offer(self, offers: Offers, n_firms: int) -> np.ndarray:
+        """Index of each enterprise's current offer, NONE when it has none (or it vanished)."""
+        lookup = np.full((n_firms + 1, 2), NONE, dtype=np.int64)
+        lookup[offers.provider, offers.self_hosted.astype(int)] = np.arange(len(offers))
+        return lookup[self.provider, self.self_hosted.astype(int)]
+
+    def utilities(
+        self, rows: np.ndarray, offers: Offers, current: np.ndarray, peer_share: np.ndarray
+    ) -> np.ndarray:
+        """Utility of each offer (columns) for the enterprises in `rows`, switching cost included."""
+        c = self.cfg
+        need = self.need[rows, None]
+        value = 1.0 - np.exp(-c.kappa * offers.capability[None, :] / need)
+        u = c.b_value * value
+        u -= c.b_price * offers.price_usd_per_mtok[None, :] / self.value_usd_per_mtok[rows, None]
+        u += c.b_privacy * self.privacy_sensitivity[rows, None] * offers.privacy[None, :]
+        u += c.b_specialisation * offers.specialised[:, self.sector[rows]].T
+        u += c.b_peer * peer_share[:, offers.provider]
+        has_current = current >= 0
+        if has_current.any():
+            lock = np.where(has_current, offers.lock_in[np.maximum(current, 0)], 0.0)
+            cost = np.where(has_current, c.switching_cost + lock, 0.0)
+            is_current = np.arange(len(offers))[None, :] == current[:, None]
+            u -= cost[:, None] * ~is_current
+        return u
+
+    # ------------------------------------------------------------------ the month
+    def decide(
+        self,
+        offers: Offers,
+        n_firms: int,
+        peer_shares,  # callable(rows) -> (len(rows) x n_firms) neighbour shares by provider
+        demand_mtok_per_month: float,
+        rng: np.random.Generator,
+        initial: bool = False,
+        serve=None,  # callable(mtok_by_offer) -> share of it the compute market can serve
+    ) -> MonthOutcome:
+        c = self.cfg
+        n = self.n
+        current = self.current_offer(offers, n_firms)
+        orphaned = self.adopted & (current == NONE)  # provider exited or stopped offering
+        draws = rng.random((2, n))
+        if initial:
+            considering = draws[0] < c.initial_adoption
+            reconsidering = np.zeros(n, dtype=bool)
+        else:
+            adopting_share = peer_shares.adopting(None)
+            hazard = c.bass_p + c.bass_q * adopting_share
+            considering = ~self.adopted & (draws[0] < hazard)
+            reconsidering = self.adopted & ((draws[1] < c.reconsider_share_per_month) | orphaned)
+        rows = np.flatnonzero(considering | reconsidering)
+        switched = new_adopters = 0
+        if len(offers) and len(rows):
+            shares = peer_shares.by_provider(rows)
+            cur = np.where(orphaned[rows], NONE, current[rows])
+            u = self.utilities(rows, offers, cur, shares)
+            # Non-adopters may stay out: the outside option is worth what a free offer of
+            # capability 0 is (utility 0). Adopters choose among offers.
+            outside = np.where(self.adopted[rows], -np.inf, 0.0)
+            u = np.concatenate([u, outside[:, None]], axis=1)
+            prob = softmax(u, axis=1)  # log-sum-exp: safe at extreme utilities
+            choice = (prob.cumsum(axis=1) < rng.random(len(rows))[:, None]).sum(axis=1)
+            choice = np.minimum(choice, len(offers))  # rounding at the top end
+            chose_offer = choice < len(offers)
+            picked = np.where(chose_offer, choice, 0)
+            new_provider = np.where(chose_offer, offers.provider[picked], NONE)
+            new_self = np.where(chose_offer, offers.self_hosted[picked], False)
+            old_provider = self.provider[rows]
+            changed = (new_provider != old_provider) | (new_self != self.self_hosted[rows])
+            was_adopter = old_provider != NONE
+            switched = int((changed & was_adopter & ~orphaned[rows]).sum())
+            new_adopters = int((~was_adopter & chose_offer).sum())
+            moved = rows[changed]
+            self.provider[moved] = new_provider[changed]
+            self.self_hosted[moved] = new_self[changed]
+            self.months_with_provider[moved] = 0
+            self.negative_months[moved] = 0
+        # Customers with no offer left (their provider exited and nothing was chosen) leave AI.
+        current = self.current_offer(offers, n_firms)
+        self.provider[current == NONE] = NONE
+        return self._use_and_churn(
+            offers, current, demand_mtok_per_month, switched, new_adopters, len(rows), serve
+        )
+
+    def _use_and_churn(
+        self, offers, current, demand_mtok_per_month, switched, new_adopters, reconsidered, serve
+    ) -> MonthOutcome:
+        c = self.cfg
+        adopted = current >= 0
+        idx = np.maximum(current, 0)
+        price = np.where(adopted, offers.price_usd_per_mtok[idx], 0.0) if len(offers) else 0 * idx
+        capability = np.where(adopted, offers.capability[idx], 0.0) if len(offers) else 0 * idx
+        ratio = np.maximum(price, 1e-9) / c.reference_price_usd_per_mtok
+        base_mtok = demand_mtok_per_month * self.demand_weight
+        usage = np.minimum(ratio**-c.price_elasticity, c.max_usage_multiple)
+        mtok = np.where(adopted, base_mtok * usage, 0.0)
+        n_offers = len(offers)
+        if serve is not None and n_offers:
+            # When compute is short, every enterprise on a rationed offer gets the same share.
+            wanted = np.bincount(idx[adopted], weights=mtok[adopted], minlength=n_offers)
+            mtok = mtok * np.asarray(serve(wanted))[idx]
+        self.months_with_provider[adopted] += 1
+        value = 1.0 - np.exp(-c.kappa * capability / self.need)
+        ramp = 1.0 - np.exp(-self.months_with_provider / c.ramp_months)
+        running_cost = np.where(
+            adopted, self.integration_cost * base_mtok * self.value_usd_per_mtok, 0
+        )
+        self.monthly_return_usd = (
+            mtok * (self.value_usd_per_mtok * value * ramp - price) - running_cost
+        )
+        negative = adopted & (self.monthly_return_usd < 0)
+        self.negative_months = np.where(negative, self.negative_months + 1, 0)
+        churn = negative & (self.negative_months > c.patience_months)
+        adopters = int(adopted.sum())
+        positive = int((adopted & (self.monthly_return_usd > 0)).sum())
+        spend = mtok * price
+        mtok_by_offer = np.bincount(idx[adopted], weights=mtok[adopted], minlength=n_offers)
+        spend_by_offer = np.bincount(idx[adopted], weights=spend[adopted], minlength=n_offers)
+        customers = np.bincount(idx[adopted], minlength=n_offers)
+        self.mtok = mtok
+        self.price_paid = price
+        # Churners leave after this month's usage (they paid for it).
+        self.provider[churn] = NONE
+        self.self_hosted[churn] = False
+        self.months_with_provider[churn] = 0
+        self.negative_months[churn] = 0
+        return MonthOutcome(
+            mtok_by_offer,
+            spend_by_offer,
+            customers,
+            adopters,
+            positive,
+            switched,
+            int(churn.sum()),
+            new_adopters,
+            reconsidered,
+        )
+
+
+class Enterprise(mesa.Agent):
+    """One enterprise cohort, a view onto row `index` of the shared arrays (Mesa's agent API for
+    inspection and visualisation; the monthly decision runs on the whole population at once)."""
+
+    def __init__(self, model: mesa.Model, population: EnterprisePopulation, index: int):
+        super().__init__(model)
+        self.population = population
+        self.index = index
+
+    @property
+    def sector(self) -> int:
+        return int(self.population.sector[self.index])
+
+    @property
+    def provider(self) -> int:
+        return int(self.population.provider[self.index])
+
+    @property
+    def self_hosted(self) -> bool:
+        return bool(self.population.self_hosted[self.index])
+
+    @property
+    def need(self) -> float:
+        return float(self.population.need[self.index])
+
+    @property
+    def monthly_return_usd(self) -> float:
+        return float(self.population.monthly_return_usd[self.index])

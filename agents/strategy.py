@@ -1,0 +1,128 @@
+"""Strategies of model builders: data, not code.
+
+A model builder's behaviour is one class (`aiecosim.agents.builders.ModelBuilder`); what makes a
+frontier lab differ from an integrated giant or an open-source builder is the frozen `Strategy` it
+carries. The three archetypes of DESIGN.md are presets below; a scenario or experiment file can
+define a variant in TOML (``[strategies.lean_frontier] base = "frontier_lab", markup = 1.2``)
+without writing code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass
+
+Archetype = Literal["frontier_lab", "integrated_giant", "open_source_builder"]
+ARCHETYPES: tuple[str, ...] = ("frontier_lab", "integrated_giant", "open_source_builder")
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class Strategy:
+    """The parameters of one strategic path (units in the names).
+
+    Classifier-like fields (`archetype`, `open_weights`, `scale_orientation`) say what the
+    strategy is; the rest say how a builder following it spends, prices and grows.
+    """
+
+    name: str
+    archetype: Archetype
+    description: str = ""
+    # --- classifier
+    open_weights: bool = False
+    scale_orientation: float = Field(0.5, ge=0, le=1)  # 1 = pure scale bet, 0 = pure efficiency bet
+    # --- training: each run aims at `scale_growth_per_run` times the last run's FLOP,
+    # spending at most `training_share` of cash on it.
+    initial_model_flop: float = Field(1e24, gt=0)
+    training_share: float = Field(0.3, gt=0, le=5)  # above 1: counts on raising the rest
+    scale_growth_per_run: float = Field(2.0, ge=1)
+    training_months: int = Field(5, ge=1, le=36)
+    # --- efficiency R&D: share of monthly spending on distillation, quantisation, sparsity, MoE;
+    # each month it multiplies serving efficiency by (1 + efficiency_rd_return * share).
+    efficiency_rd_share: float = Field(0.05, ge=0, le=1)
+    initial_serving_efficiency: float = Field(1.0, gt=0)
+    # --- pricing: price = inference cost * (1 + markup)
+    markup: float = Field(1.0, ge=0)
+    # --- vertical integration
+    owned_gpus_h100e: float = Field(0.0, ge=0)
+    owned_energy_mw: float = Field(0.0, ge=0)
+    owned_energy_cost_usd_per_mwh: float = Field(40.0, ge=0)
+    dc_build_gpus_h100e_per_month: float = Field(0.0, ge=0)
+    external_revenue_usd_per_month: float = Field(0.0, ge=0)
+    # --- market position
+    specialised_sectors: tuple[int, ...] = ()
+    lock_in_strength: float = Field(0.0, ge=0)
+    # --- finance
+    initial_cash_usd: float = Field(1e9, ge=0)
+    opex_usd_per_month: float = Field(1e7, ge=0)
+    raise_runway_months: float = Field(18.0, ge=0)  # 0: never raises from investors
+
+    def variant(self, name: str, **changes) -> Strategy:
+        """A new strategy equal to this one except for `changes`."""
+        return dataclasses.replace(self, name=name, **changes)
+
+
+PRESETS: dict[str, Strategy] = {
+    "frontier_lab": Strategy(
+        name="frontier_lab",
+        archetype="frontier_lab",
+        description="Compute maximalism: scale training compute, closed weights, investor-funded.",
+        open_weights=False,
+        scale_orientation=1.0,
+        initial_model_flop=5e25,
+        training_share=1.2,
+        scale_growth_per_run=2.2,
+        training_months=5,
+        efficiency_rd_share=0.03,
+        initial_serving_efficiency=4.0,
+        markup=3.0,
+        specialised_sectors=(),
+        lock_in_strength=0.3,
+        initial_cash_usd=12e9,
+        opex_usd_per_month=250e6,
+        raise_runway_months=24.0,
+    ),
+    "integrated_giant": Strategy(
+        name="integrated_giant",
+        archetype="integrated_giant",
+        description="Energy foundation: own power, data centres and a locked-in customer ecosystem.",
+        open_weights=False,
+        scale_orientation=0.7,
+        initial_model_flop=3e25,
+        training_share=0.2,
+        scale_growth_per_run=2.0,
+        training_months=6,
+        efficiency_rd_share=0.08,
+        initial_serving_efficiency=4.0,
+        markup=1.5,
+        owned_gpus_h100e=400_000,
+        owned_energy_mw=300.0,
+        owned_energy_cost_usd_per_mwh=40.0,
+        dc_build_gpus_h100e_per_month=40_000,
+        external_revenue_usd_per_month=3e9,
+        lock_in_strength=1.5,
+        initial_cash_usd=30e9,
+        opex_usd_per_month=400e6,
+        raise_runway_months=0.0,
+    ),
+    "open_source_builder": Strategy(
+        name="open_source_builder",
+        archetype="open_source_builder",
+        description="Pragmatism: small, efficient, open-weights models; cheap, private, specialised.",
+        open_weights=True,
+        scale_orientation=0.1,
+        initial_model_flop=1e24,
+        training_share=0.3,
+        scale_growth_per_run=1.6,
+        training_months=3,
+        efficiency_rd_share=0.3,
+        initial_serving_efficiency=3.0,
+        markup=0.4,
+        lock_in_strength=0.0,
+        initial_cash_usd=300e6,
+        opex_usd_per_month=6e6,
+        raise_runway_months=18.0,
+    ),
+}

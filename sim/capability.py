@@ -1,0 +1,71 @@
+"""Capability law: what a training run buys.
+
+Effective compute is hardware FLOP times algorithmic efficiency, and algorithmic efficiency
+doubles every `halving_months` (the compute needed for a given capability halves):
+
+    A(t)   = 2 ** (t / halving_months)                       t in months since the start
+    cap(F) = cap_max * (1 - (F * A(t) * m / F0) ** (-alpha))  for F * A * m > F0, else 0
+
+cap is a dimensionless capability index on 0..cap_max; F is training FLOP; F0 the reference
+compute at which capability is zero; m an effective-compute multiplier (open-weights models
+distil from frontier outputs, m > 1). alpha is the strength of diminishing returns: a large alpha
+pushes every model toward the ceiling, so the gap between frontier and open shrinks.
+
+Model size follows a compute-optimal rule (tokens = tokens_per_param * params, F = 6 N D):
+    N = sqrt(F / (6 * tokens_per_param))                     parameters
+and serving a million tokens costs 2 N 1e6 FLOP, divided by the builder's serving efficiency.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class CapabilityLaw:
+    def __init__(
+        self,
+        cap_max: float,
+        alpha: float,
+        reference_flop: float,
+        algorithmic_halving_months: float,
+        tokens_per_param: float,
+        inference_flop_per_gpu_hour: float,
+    ) -> None:
+        self.cap_max = cap_max
+        self.alpha = alpha
+        self.reference_flop = reference_flop
+        self.halving_months = algorithmic_halving_months
+        self.tokens_per_param = tokens_per_param
+        self.inference_flop_per_gpu_hour = inference_flop_per_gpu_hour
+
+    def algorithmic_efficiency(self, month: float) -> float:
+        """A(t): how many times less compute a given capability needs than at month 0."""
+        return 2.0 ** (month / self.halving_months)
+
+    def capability(self, training_flop: float, month: float, multiplier: float = 1.0) -> float:
+        """Capability index (0..cap_max) of a model trained with `training_flop` at `month`."""
+        effective = training_flop * self.algorithmic_efficiency(month) * multiplier
+        ratio = effective / self.reference_flop
+        if ratio <= 1.0:
+            return 0.0
+        return self.cap_max * (1.0 - ratio ** (-self.alpha))
+
+    def flop_for_capability(
+        self, capability: float, month: float, multiplier: float = 1.0
+    ) -> float:
+        """Inverse of `capability`: training FLOP needed at `month` (inf at or above the ceiling)."""
+        if capability >= self.cap_max:
+            return float("inf")
+        if capability <= 0:
+            return 0.0
+        ratio = (1.0 - capability / self.cap_max) ** (-1.0 / self.alpha)
+        return ratio * self.reference_flop / (self.algorithmic_efficiency(month) * multiplier)
+
+    def parameters(self, training_flop: float) -> float:
+        """Compute-optimal parameter count N for a run of `training_flop` FLOP."""
+        return float(np.sqrt(training_flop / (6.0 * self.tokens_per_param)))
+
+    def gpu_hours_per_mtok(self, training_flop: float, serving_efficiency: float) -> float:
+        """H100-equivalent GPU-hours to serve one million tokens of a model of that size."""
+        flop_per_mtok = 2.0 * self.parameters(training_flop) * 1e6
+        return flop_per_mtok / (self.inference_flop_per_gpu_hour * serving_efficiency)

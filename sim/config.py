@@ -1,0 +1,434 @@
+"""Validated configuration: schema, scenario presets and overrides.
+
+A run is described by one `SimConfig`. It is assembled in layers, each a nested dict merged into
+the previous one: the schema's defaults (the baseline world), a named scenario file from
+``aiecosim/experiments/scenarios/``, an optional user TOML file, and ``--set key.path=value``
+overrides. The merged dict is validated once by pydantic; every failure becomes a `ConfigError`
+whose message names the field path, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from aiecosim.agents.strategy import ARCHETYPES, PRESETS, Strategy
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(ValueError):
+    """Bad user input: the message is one line fit to show as it is."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ScenarioInfo(_Section):
+    name: str = Field("baseline", min_length=1)
+    description: str = "The world as it stands at the start date, trends continuing."
+
+
+class RunConfig(_Section):
+    steps: int = Field(120, gt=0, le=1200, description="months simulated")
+    start_date: dt.date = dt.date(2025, 1, 1)
+    enterprises: int = Field(5000, gt=0, le=2_000_000, description="simulated enterprise cohorts")
+
+
+class SupplierConfig(_Section):
+    name: str = Field(min_length=1)
+    technology: Literal[
+        "hydro", "nuclear", "renewables_storage", "coal", "gas", "gas_peaker", "oil"
+    ]
+    capacity_mw: float = Field(ge=0, description="average available capacity, MW")
+    marginal_cost_usd_per_mwh: float = Field(ge=0)
+    lead_time_months: int = Field(ge=0, le=240)
+    carbon_t_per_mwh: float = Field(ge=0)
+    lcoe_usd_per_mwh: float = Field(ge=0, description="full cost of new capacity (capex + fuel)")
+    max_build_share_per_month: float = Field(
+        0.01, ge=0, le=1, description="most new capacity ordered in a month, share of capacity"
+    )
+
+
+def _default_suppliers() -> list[SupplierConfig]:
+    rows = [
+        # name, technology, average MW, marginal $/MWh, lead months, tCO2/MWh, LCOE $/MWh, build
+        ("hydro", "hydro", 480_000, 5, 84, 0.0, 90, 0.001),
+        ("renewables + storage", "renewables_storage", 520_000, 10, 18, 0.02, 55, 0.012),
+        ("nuclear", "nuclear", 310_000, 14, 96, 0.0, 110, 0.002),
+        ("coal", "coal", 1_200_000, 45, 48, 0.95, 95, 0.0),
+        ("gas combined cycle", "gas", 1_000_000, 70, 30, 0.37, 85, 0.004),
+        ("gas peakers", "gas_peaker", 200_000, 130, 18, 0.55, 160, 0.004),
+        ("oil and imports", "oil", 150_000, 190, 12, 0.75, 230, 0.0),
+        ("on-site gas for data centres", "gas", 20_000, 85, 12, 0.45, 100, 0.03),
+    ]
+    keys = (
+        "name",
+        "technology",
+        "capacity_mw",
+        "marginal_cost_usd_per_mwh",
+        "lead_time_months",
+        "carbon_t_per_mwh",
+        "lcoe_usd_per_mwh",
+        "max_build_share_per_month",
+    )
+    return [SupplierConfig(**dict(zip(keys, row, strict=True))) for row in rows]
+
+
+class EnergyConfig(_Section):
+    base_load_twh_per_year: float = Field(29_000, ge=0, description="non-data-centre demand")
+    base_load_growth_per_year: float = Field(0.025, ge=-0.5, le=1)
+    non_ai_dc_twh_per_year: float = Field(370, ge=0, description="conventional data centres")
+    non_ai_dc_growth_per_year: float = Field(0.03, ge=-0.5, le=1)
+    marginal_cost_growth_per_year: float = Field(0.0, ge=-0.5, le=2)
+    scarcity_threshold: float = Field(
+        0.92, gt=0, lt=1, description="utilisation where premium starts"
+    )
+    scarcity_premium_usd_per_mwh: float = Field(400, ge=0)
+    price_expectation_months: float = Field(12, ge=1)
+    lead_time_multiplier: float = Field(1.0, gt=0, le=10)
+    suppliers: list[SupplierConfig] = Field(default_factory=_default_suppliers, min_length=1)
+
+
+class ComputeConfig(_Section):
+    installed_gpus_h100e: float = Field(4.0e6, ge=0, description="rentable accelerators at start")
+    gpu_production_h100e_per_month: float = Field(300_000, ge=0)
+    gpu_production_growth_per_year: float = Field(0.5, ge=-0.9, le=10)
+    gpu_life_months: int = Field(60, gt=0)
+    capex_usd_per_h100e: float = Field(40_000, gt=0, description="chip plus data-centre share")
+    price_performance_doubling_months: float = Field(24, gt=0)
+    power_kw_per_h100e: float = Field(1.4, gt=0, description="all-in, cooling included")
+    power_efficiency_doubling_months: float = Field(30, gt=0)
+    dc_power_capacity_mw: float = Field(9_000, ge=0, description="grid connections for AI DCs")
+    dc_power_growth_mw_per_month: float = Field(900, ge=0)
+    dc_power_growth_per_year: float = Field(0.2, ge=-0.9, le=10)
+    target_utilisation: float = Field(0.8, gt=0, lt=1)
+    scarcity_multiplier: float = Field(2.0, ge=0)
+    cloud_markup: float = Field(0.35, ge=0)
+    training_flop_per_gpu_hour: float = Field(1.4e18, gt=0)
+    inference_flop_per_gpu_hour: float = Field(4.0e17, gt=0)
+
+
+class CapabilityConfig(_Section):
+    cap_max: float = Field(100.0, gt=0)
+    alpha: float = Field(0.12, gt=0, le=5, description="strength of diminishing returns")
+    reference_flop: float = Field(1e21, gt=0)
+    algorithmic_halving_months: float = Field(8.0, gt=0)
+    open_distillation_multiplier: float = Field(3.0, ge=1, description="effective compute bonus")
+    tokens_per_param: float = Field(20.0, gt=0)
+    efficiency_rd_return: float = Field(0.12, ge=0, description="per month at a 100% R&D share")
+    serving_efficiency_growth_per_year: float = Field(0.3, ge=0, description="industry-wide")
+
+
+class EnterpriseConfig(_Section):
+    n_sectors: int = Field(10, ge=1, le=100)
+    potential_demand_mtok_per_month: float = Field(
+        6e9, gt=0, description="world token demand if every organisation adopted, at p_ref"
+    )
+    demand_growth_per_year: float = Field(0.6, ge=-0.9, le=100)
+    price_elasticity: float = Field(0.5, ge=0, le=3)
+    reference_price_usd_per_mtok: float = Field(3.0, gt=0)
+    initial_adoption: float = Field(0.25, ge=0, le=1)
+    reconsider_share_per_month: float = Field(0.08, ge=0, le=1)
+    value_usd_per_mtok_median: float = Field(12.0, gt=0)
+    value_sigma: float = Field(1.0, ge=0)
+    need_median: float = Field(60.0, gt=0)
+    need_sigma: float = Field(0.3, ge=0)
+    kappa: float = Field(1.5, gt=0, description="speed at which value saturates in capability")
+    b_value: float = Field(15.0, ge=0)
+    b_price: float = Field(1.0, ge=0)
+    b_privacy: float = Field(1.5, ge=0)
+    b_peer: float = Field(2.0, ge=0)
+    b_specialisation: float = Field(0.6, ge=0)
+    switching_cost: float = Field(1.0, ge=0)
+    bass_p: float = Field(0.005, ge=0, le=1)
+    bass_q: float = Field(0.05, ge=0, le=1)
+    ramp_months: float = Field(12.0, gt=0, description="months to realise full value")
+    integration_cost_median: float = Field(
+        0.6, ge=0, description="monthly cost of running AI, per unit of base demand x value"
+    )
+    integration_cost_sigma: float = Field(0.8, ge=0)
+    max_usage_multiple: float = Field(10.0, ge=1, description="cap on price-driven extra usage")
+    patience_months: int = Field(9, ge=0)
+    self_host_overhead: float = Field(1.6, ge=1, description="self-hosting cost vs cloud compute")
+    open_api_privacy: float = Field(0.3, ge=0, le=1)
+
+
+class NetworkConfig(_Section):
+    kind: Literal["small_world", "scale_free", "sector_blocks"] = "small_world"
+    mean_degree: float = Field(10.0, ge=0)
+    rewire_prob: float = Field(0.1, ge=0, le=1)
+    within_sector_share: float = Field(0.8, ge=0, le=1)
+
+
+class BuilderCohort(_Section):
+    strategy: str = Field(min_length=1)
+    count: int = Field(ge=0, le=1000)
+
+
+class BuildersConfig(_Section):
+    initial: list[BuilderCohort] = Field(
+        default_factory=lambda: [
+            BuilderCohort(strategy="frontier_lab", count=4),
+            BuilderCohort(strategy="integrated_giant", count=3),
+            BuilderCohort(strategy="open_source_builder", count=10),
+        ]
+    )
+    entry_rate_per_month: float = Field(0.15, ge=0, le=10)
+    entrant_strategy_shares: dict[str, float] = Field(
+        default_factory=lambda: {"frontier_lab": 0.2, "open_source_builder": 0.8}
+    )
+    imitation_share: float = Field(0.3, ge=0, le=1)
+    entrant_cash_share: float = Field(0.5, gt=0, le=10, description="of the preset's cash")
+    open_support_fee_share: float = Field(0.15, ge=0, le=1)
+    min_training_share_of_target: float = Field(0.25, gt=0, le=1)
+    max_firms: int = Field(200, ge=1, le=5000)
+
+    @field_validator("entrant_strategy_shares")
+    @classmethod
+    def _shares_valid(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, share in value.items():
+            if share < 0:
+                raise ValueError(f"share of {name!r} is {share}; shares must be >= 0")
+        return value
+
+
+class InvestorConfig(_Section):
+    n_investors: int = Field(20, ge=0, le=10_000)
+    capital_usd: float = Field(250e9, ge=0, description="dry powder for AI at the start")
+    inflow_usd_per_month: float = Field(12e9, ge=0)
+    deploy_share_per_month: float = Field(0.06, ge=0, le=1)
+    w_fit: float = Field(3.0, ge=0)
+    w_perf: float = Field(1.0, ge=0)
+    thesis_learning_rate: float = Field(0.02, ge=0, le=1)
+    sentiment_adjustment: float = Field(0.15, gt=0, le=1)
+    patience_months: float = Field(48, gt=0, description="months investors forgive low revenue")
+    optimism: float = Field(1.6, ge=0, description="log-credit given to AI revenue at the start")
+    capex_payback_years: float = Field(5.0, gt=0)
+    capex_share_of_revenue: float = Field(
+        0.25, gt=0, le=1, description="capex a mature AI industry can sustain per dollar of revenue"
+    )
+    funding_sensitivity: float = Field(1.0, ge=0)
+    correction_threshold: float = Field(-0.7, le=0)
+    correction_markdown: float = Field(0.3, ge=0, le=1)
+
+
+class SimConfig(_Section):
+    scenario: ScenarioInfo = Field(default_factory=ScenarioInfo)
+    run: RunConfig = Field(default_factory=RunConfig)
+    energy: EnergyConfig = Field(default_factory=EnergyConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
+    capability: CapabilityConfig = Field(default_factory=CapabilityConfig)
+    enterprises: EnterpriseConfig = Field(default_factory=EnterpriseConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    builders: BuildersConfig = Field(default_factory=BuildersConfig)
+    investors: InvestorConfig = Field(default_factory=InvestorConfig)
+    # Strategy variants defined in files: {name: {base: preset, field: value, ...}}
+    strategies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> SimConfig:
+        known = set(self.strategy_table())
+        for i, cohort in enumerate(self.builders.initial):
+            if cohort.strategy not in known:
+                raise ValueError(_unknown(f"builders.initial.{i}.strategy", cohort.strategy, known))
+        for name in self.builders.entrant_strategy_shares:
+            if name not in known:
+                raise ValueError(_unknown("builders.entrant_strategy_shares", name, known))
+        for sector_list in (s.specialised_sectors for s in self.strategy_table().values()):
+            for sector in sector_list:
+                if not 0 <= sector < self.enterprises.n_sectors:
+                    raise ValueError(
+                        f"specialised sector {sector} is outside 0..{self.enterprises.n_sectors - 1}"
+                    )
+        return self
+
+    def strategy_table(self) -> dict[str, Strategy]:
+        """Presets plus the variants this config defines, by name."""
+        table = dict(PRESETS)
+        for name, spec in self.strategies.items():
+            spec = dict(spec)
+            base_name = spec.pop("base", None)
+            if base_name is None:
+                archetype = spec.get("archetype")
+                if archetype not in ARCHETYPES:
+                    raise ValueError(
+                        f"strategies.{name}: give 'base' (one of {sorted(table)}) "
+                        f"or an 'archetype' (one of {list(ARCHETYPES)})"
+                    )
+                base_name = archetype
+            if base_name not in table:
+                raise ValueError(_unknown(f"strategies.{name}.base", base_name, table))
+            if "specialised_sectors" in spec:
+                spec["specialised_sectors"] = tuple(spec["specialised_sectors"])
+            unknown = set(spec) - {f.name for f in Strategy.__dataclass_fields__.values()}
+            for key in unknown:
+                raise ValueError(
+                    _unknown(f"strategies.{name}.{key}", key, Strategy.__dataclass_fields__)
+                )
+            table[name] = table[base_name].variant(name, **spec)
+        return table
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _unknown(path: str, value: object, allowed) -> str:
+    allowed = sorted(str(a) for a in allowed)
+    close = difflib.get_close_matches(str(value), allowed, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{path}: unknown value {value!r}{hint}; allowed: {', '.join(allowed)}"
+
+
+def scenario_dir():
+    return resources.files("aiecosim.experiments") / "scenarios"
+
+
+def list_scenarios() -> dict[str, str]:
+    """Scenario name -> one-line description, from the shipped TOML files."""
+    out = {}
+    for entry in sorted(scenario_dir().iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".toml"):
+            data = tomllib.loads(entry.read_text())
+            out[entry.name[:-5]] = data.get("scenario", {}).get("description", "")
+    return out
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {err}") from None
+
+
+def scenario_overrides(name: str) -> dict[str, Any]:
+    scenarios = list_scenarios()
+    if name not in scenarios:
+        raise ConfigError(_unknown("scenario", name, scenarios))
+    data = tomllib.loads((scenario_dir() / f"{name}.toml").read_text())
+    data.setdefault("scenario", {})["name"] = name
+    return data
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Nested dicts merge key by key; any other value (lists included) replaces."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _parse_value(text: str) -> Any:
+    """A --set value is read as a TOML value (numbers, booleans, strings, arrays); bare words
+    that are not TOML stay strings, so `--set network.kind=scale_free` works unquoted."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
+    """Apply one ``key.path=value`` to a nested dict (lists indexed by number)."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected key.path=value")
+    path, text = assignment.split("=", 1)
+    keys = [k for k in path.strip().split(".")]
+    if not all(keys):
+        raise ConfigError(f"--set {assignment!r}: empty key in {path!r}")
+    out = deep_merge({}, data)
+    node: Any = out
+    for depth, key in enumerate(keys[:-1]):
+        here = ".".join(keys[: depth + 1])
+        if isinstance(node, list):
+            node = node[_list_index(here, key, node)]
+        elif isinstance(node, dict):
+            if key not in node:
+                raise ConfigError(_unknown(here, key, node))
+            node[key] = deep_merge({}, node[key]) if isinstance(node[key], dict) else node[key]
+            node = node[key]
+        else:
+            raise ConfigError(f"--set {path}: {'.'.join(keys[:depth])} is not a table")
+    last = keys[-1]
+    if isinstance(node, list):
+        node[_list_index(path, last, node)] = _parse_value(text.strip())
+    elif isinstance(node, dict):
+        node[last] = _parse_value(text.strip())
+    else:
+        raise ConfigError(f"--set {path}: {'.'.join(keys[:-1])} is not a table")
+    return out
+
+
+def _list_index(path: str, key: str, node: list) -> int:
+    if not key.isdigit() or int(key) >= len(node):
+        raise ConfigError(f"{path}: index {key!r} is not in 0..{len(node) - 1}")
+    return int(key)
+
+
+def _explain(err: ValidationError, data: dict[str, Any]) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        parent = data
+        for part in first["loc"][:-1]:
+            parent = parent[part] if not isinstance(parent, list) else parent[int(part)]
+        section_model = _model_at(first["loc"][:-1])
+        allowed = list(section_model.model_fields) if section_model else list(parent)
+        return _unknown(loc, first["loc"][-1], allowed).replace("unknown value", "unknown key")
+    value = first.get("input")
+    msg = first["msg"]
+    if first["type"] == "value_error":
+        return f"config: {msg.removeprefix('Value error, ')}"
+    return f"{loc} = {value!r}: {msg.lower()}"
+
+
+def _model_at(loc) -> type[BaseModel] | None:
+    model: Any = SimConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return None
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", None)
+        model = args[0] if args and isinstance(args[0], type) else annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+    return model
+
+
+def validate(data: dict[str, Any]) -> SimConfig:
+    try:
+        return SimConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_explain(err, data)) from None
+
+
+def load_config(
+    scenario: str = "baseline",
+    config_file: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    **sections: Any,
+) -> SimConfig:
+    """Defaults <- scenario file <- user TOML <- keyword sections <- --set overrides."""
+    data = SimConfig().model_dump(mode="python")
+    data = deep_merge(data, scenario_overrides(scenario))
+    if config_file is not None:
+        data = deep_merge(data, read_toml(config_file))
+    for key, value in sections.items():
+        data = deep_merge(data, {key: value})
+    for assignment in overrides:
+        data = apply_override(data, assignment)
+    return validate(data)
