@@ -1,0 +1,169 @@
+"""Running one simulation and writing what it produced.
+
+`run_model` drives an `AIEcosystemModel` to the end and returns a `RunResult`: the monthly model
+table, the firm-by-month table and a run summary (who survived, the winner, exits). `write_run`
+puts them in a folder as model.parquet, firms.parquet, run.json and report.png, each written to a
+temporary name and renamed, so an interrupted write never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from aiecosim.agents.strategy import ARCHETYPES
+from aiecosim.config import SimConfig
+
+
+@dataclass
+class RunResult:
+    model: pd.DataFrame
+    firms: pd.DataFrame
+    summary: dict
+    config: SimConfig = field(repr=False)
+
+
+def package_version() -> str:
+    from aiecosim import __version__
+
+    return __version__
+
+
+def run_model(
+    config: SimConfig, seed: int, on_step: Callable[[int, int], None] | None = None
+) -> RunResult:
+    from aiecosim.model import AIEcosystemModel
+
+    t0 = time.perf_counter()
+    model = AIEcosystemModel(config, rng=seed)
+    steps = config.run.steps
+    for k in range(steps):
+        model.step()
+        if on_step is not None:
+            on_step(k + 1, steps)
+    model_df = model.model_table()
+    firms_df = model.firm_table()
+    summary = summarise(model, model_df, firms_df)
+    summary["wall_seconds"] = round(time.perf_counter() - t0, 3)
+    summary["setup_seconds"] = round(model.setup_seconds, 3)
+    summary["seed"] = seed
+    return RunResult(model_df, firms_df, summary, config)
+
+
+def summarise(model, model_df: pd.DataFrame, firms_df: pd.DataFrame) -> dict:
+    """The run in a few numbers: survivors, shares, the winner, exits, headline indicators."""
+    cfg = model.cfg
+    last = model_df.iloc[-1]
+    survivors = {a: int(last[f"alive_{a}"]) for a in ARCHETYPES}
+    by_strategy: dict[str, dict[str, int]] = {}
+    for b in model.builders:
+        row = by_strategy.setdefault(b.strategy.name, {"started": 0, "alive": 0})
+        row["started"] += 1
+        row["alive"] += int(b.alive)
+    recent = firms_df[firms_df["month"] > last["month"] - 12]
+    winner = None
+    if not recent.empty and recent["model_revenue_usd"].sum() > 0:
+        top = recent.groupby("firm_id")["model_revenue_usd"].sum().idxmax()
+        b = model.builders[int(top)]
+        winner = {
+            "firm_id": b.firm_id,
+            "name": b.name,
+            "archetype": b.archetype,
+            "strategy": b.strategy.name,
+        }
+    exits = [
+        {
+            "firm_id": b.firm_id,
+            "name": b.name,
+            "archetype": b.archetype,
+            "strategy": b.strategy.name,
+            "month": b.exit_month,
+        }
+        for b in model.builders
+        if b.exit_month is not None
+    ]
+    return {
+        "scenario": cfg.scenario.name,
+        "package_version": package_version(),
+        "steps": cfg.run.steps,
+        "enterprises": cfg.run.enterprises,
+        "survivors_by_archetype": survivors,
+        "strategies": by_strategy,
+        "winner": winner,
+        "final_shares_by_archetype": {a: float(last[f"share_revenue_{a}"]) for a in ARCHETYPES},
+        "hhi_revenue": float(last["hhi_revenue"]),
+        "open_lag_months": _num(last["open_lag_months"]),
+        "dc_grid_share": _num(last["dc_grid_share"]),
+        "dc_energy_twh_per_year": _num(last["dc_energy_twh_per_year"]),
+        "adoption_rate": float(last["adoption_rate"]),
+        "adopters_positive_roi_share": float(last["adopters_positive_roi_share"]),
+        "token_price_usd_per_mtok": _num(last["token_price_usd_per_mtok"]),
+        "sentiment": float(last["sentiment"]),
+        "corrections": int(model_df["correction"].sum()),
+        "entrants": int(model_df["entrants"].sum()),
+        "exits": exits,
+    }
+
+
+def _num(value) -> float | None:
+    value = float(value)
+    return None if not np.isfinite(value) else value
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_run(result: RunResult, out_dir: str | Path, figure: bool = True) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out / "model.parquet", lambda p: result.model.to_parquet(p, index=False))
+    _atomic_write(out / "firms.parquet", lambda p: result.firms.to_parquet(p, index=False))
+    record = {**result.summary, "config": result.config.model_dump(mode="json")}
+    _atomic_write(
+        out / "run.json", lambda p: p.write_text(json.dumps(record, indent=2, default=str))
+    )
+    if figure:
+        from aiecosim.report import plot_report
+
+        title = f"aiecosim: {result.config.scenario.name}, seed {result.summary['seed']}"
+        _atomic_write(
+            out / "report.png", lambda p: plot_report(result.model, result.firms, p, title=title)
+        )
+    return out
+
+
+def simulate(
+    scenario: str = "baseline",
+    seed: int = 0,
+    config_file: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    steps: int | None = None,
+    enterprises: int | None = None,
+    **sections,
+) -> RunResult:
+    """One call for notebooks: ``simulate("energy-crunch", seed=3, investors={"optimism": 0.5})``
+    returns the model and firm tables as DataFrames and the run summary."""
+    from aiecosim.config import load_config
+
+    run = dict(sections.pop("run", {}))
+    if steps is not None:
+        run["steps"] = steps
+    if enterprises is not None:
+        run["enterprises"] = enterprises
+    if run:
+        sections["run"] = run
+    config = load_config(scenario, config_file, overrides, **sections)
+    return run_model(config, seed)
