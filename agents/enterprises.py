@@ -91,6 +91,12 @@ class EnterprisePopulation:
         self.integration_cost = cfg.integration_cost_median * rng.lognormal(
             0.0, cfg.integration_cost_sigma, size=n
         )
+        # Constants of the monthly computation, computed once.
+        self._kappa_over_need = cfg.kappa / self.need
+        self._running_cost_per_mtok = (
+            self.integration_cost * self.demand_weight * self.value_usd_per_mtok
+        )
+        self._ramp = 1.0 - np.exp(-np.arange(601) / cfg.ramp_months)  # by months with provider
         self.provider = np.full(n, NONE, dtype=np.int64)  # firm index, or NONE
         self.self_hosted = np.zeros(n, dtype=bool)
         self.months_with_provider = np.zeros(n, dtype=np.int64)
@@ -145,15 +151,17 @@ class EnterprisePopulation:
         n = self.n
         current = self.current_offer(offers, n_firms)
         orphaned = self.adopted & (current == NONE)  # provider exited or stopped offering
-        draws = rng.random((2, n))
+        # One uniform draw each: non-adopters compare it with their hazard of trying AI,
+        # adopters with the share that reconsiders (the two groups do not overlap).
+        draw = rng.random(n)
         if initial:
-            considering = draws[0] < c.initial_adoption
+            considering = draw < c.initial_adoption
             reconsidering = np.zeros(n, dtype=bool)
         else:
-            adopting_share = peer_shares.adopting(None)
-            hazard = c.bass_p + c.bass_q * adopting_share
-            considering = ~self.adopted & (draws[0] < hazard)
-            reconsidering = self.adopted & ((draws[1] < c.reconsider_share_per_month) | orphaned)
+            adopted = self.adopted
+            hazard = c.bass_p + c.bass_q * peer_shares.adopting(None)
+            considering = ~adopted & (draw < hazard)
+            reconsidering = adopted & ((draw < c.reconsider_share_per_month) | orphaned)
         rows = np.flatnonzero(considering | reconsidering)
         switched = new_adopters = 0
         if len(offers) and len(rows):
@@ -192,44 +200,50 @@ class EnterprisePopulation:
         self, offers, current, demand_mtok_per_month, switched, new_adopters, reconsidered, serve
     ) -> MonthOutcome:
         c = self.cfg
-        adopted = current >= 0
-        idx = np.maximum(current, 0)
-        price = np.where(adopted, offers.price_usd_per_mtok[idx], 0.0) if len(offers) else 0 * idx
-        capability = np.where(adopted, offers.capability[idx], 0.0) if len(offers) else 0 * idx
-        ratio = np.maximum(price, 1e-9) / c.reference_price_usd_per_mtok
-        base_mtok = demand_mtok_per_month * self.demand_weight
-        usage = np.minimum(ratio**-c.price_elasticity, c.max_usage_multiple)
-        mtok = np.where(adopted, base_mtok * usage, 0.0)
         n_offers = len(offers)
+        # Offer index per enterprise with "no AI" as an extra slot K (price, capability and
+        # usage 0): every quantity below is a gather, no masking.
+        adopted = current >= 0
+        idx = np.where(adopted, current, n_offers)
+        price_k = np.append(offers.price_usd_per_mtok, 0.0)
+        usage_k = np.append(
+            np.minimum(
+                (np.maximum(offers.price_usd_per_mtok, 1e-9) / c.reference_price_usd_per_mtok)
+                ** -c.price_elasticity,
+                c.max_usage_multiple,
+            ),
+            0.0,
+        )
+        base_mtok = demand_mtok_per_month * self.demand_weight
+        mtok = base_mtok * usage_k[idx]
         if serve is not None and n_offers:
             # When compute is short, every enterprise on a rationed offer gets the same share.
-            wanted = np.bincount(idx[adopted], weights=mtok[adopted], minlength=n_offers)
-            mtok = mtok * np.asarray(serve(wanted))[idx]
-        self.months_with_provider[adopted] += 1
-        value = 1.0 - np.exp(-c.kappa * capability / self.need)
-        ramp = 1.0 - np.exp(-self.months_with_provider / c.ramp_months)
-        running_cost = np.where(
-            adopted, self.integration_cost * base_mtok * self.value_usd_per_mtok, 0
-        )
+            wanted = np.bincount(idx, weights=mtok, minlength=n_offers + 1)[:n_offers]
+            mtok *= np.append(np.asarray(serve(wanted), dtype=float), 0.0)[idx]
+        self.months_with_provider += adopted
+        value = 1.0 - np.exp(-np.append(offers.capability, 0.0)[idx] * self._kappa_over_need)
+        ramp = self._ramp[np.minimum(self.months_with_provider, len(self._ramp) - 1)]
+        price = price_k[idx]
+        running_cost = (demand_mtok_per_month * self._running_cost_per_mtok) * adopted
         self.monthly_return_usd = (
             mtok * (self.value_usd_per_mtok * value * ramp - price) - running_cost
         )
-        negative = adopted & (self.monthly_return_usd < 0)
+        negative = self.monthly_return_usd < 0  # non-adopters have exactly 0
         self.negative_months = np.where(negative, self.negative_months + 1, 0)
         churn = negative & (self.negative_months > c.patience_months)
         adopters = int(adopted.sum())
-        positive = int((adopted & (self.monthly_return_usd > 0)).sum())
-        spend = mtok * price
-        mtok_by_offer = np.bincount(idx[adopted], weights=mtok[adopted], minlength=n_offers)
-        spend_by_offer = np.bincount(idx[adopted], weights=spend[adopted], minlength=n_offers)
-        customers = np.bincount(idx[adopted], minlength=n_offers)
+        positive = int((self.monthly_return_usd > 0).sum())
+        mtok_by_offer = np.bincount(idx, weights=mtok, minlength=n_offers + 1)[:n_offers]
+        spend_by_offer = mtok_by_offer * offers.price_usd_per_mtok
+        customers = np.bincount(idx, minlength=n_offers + 1)[:n_offers]
         self.mtok = mtok
         self.price_paid = price
         # Churners leave after this month's usage (they paid for it).
-        self.provider[churn] = NONE
-        self.self_hosted[churn] = False
-        self.months_with_provider[churn] = 0
-        self.negative_months[churn] = 0
+        if churn.any():
+            self.provider[churn] = NONE
+            self.self_hosted[churn] = False
+            self.months_with_provider[churn] = 0
+            self.negative_months[churn] = 0
         return MonthOutcome(
             mtok_by_offer,
             spend_by_offer,
