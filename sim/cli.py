@@ -23,7 +23,7 @@ err_console = Console(stderr=True)
 
 def fail(message: str) -> None:
     """Bad input: one line, exit status 2, no traceback."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 

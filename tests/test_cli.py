@@ -1,0 +1,93 @@
+"""The command line: runs write their outputs, bad input exits 2 with one clear line."""
+
+import json
+
+import pandas as pd
+from aiecosim.cli import app
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+
+def test_scenarios_lists_all_six():
+    result = runner.invoke(app, ["scenarios"])
+    assert result.exit_code == 0
+    for name in (
+        "baseline",
+        "energy-crunch",
+        "scaling-plateau",
+        "open-surge",
+        "funding-winter",
+        "lock-in",
+    ):
+        assert name in result.output
+
+
+def test_run_writes_tables_summary_and_report(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--scenario",
+            "open-surge",
+            "--steps",
+            "12",
+            "--enterprises",
+            "600",
+            "--seed",
+            "4",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "winner by revenue" in result.output and "open-weights lag" in result.output
+    model = pd.read_parquet(out / "model.parquet")
+    firms = pd.read_parquet(out / "firms.parquet")
+    assert len(model) == 12 and firms["month"].max() == 11
+    run = json.loads((out / "run.json").read_text())
+    assert run["scenario"] == "open-surge" and run["seed"] == 4
+    assert run["config"]["run"]["enterprises"] == 600
+    assert set(run["survivors_by_archetype"]) == {
+        "frontier_lab",
+        "integrated_giant",
+        "open_source_builder",
+    }
+    assert (out / "report.png").stat().st_size > 10_000
+
+
+def test_set_overrides_reach_the_model(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--steps",
+            "3",
+            "--enterprises",
+            "300",
+            "--out",
+            str(out),
+            "--no-report",
+            "--set",
+            "network.kind=scale_free",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "run.json").read_text())["config"]["network"]["kind"] == "scale_free"
+
+
+def bad(*args):
+    result = runner.invoke(app, ["run", *args])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def test_bad_input_exits_2_with_a_clear_message(tmp_path):
+    assert "unknown value 'nope'" in bad("--scenario", "nope")
+    assert "run.steps = 0" in bad("--steps", "0")
+    assert "did you mean 'switching_cost'" in bad("--set", "enterprises.switchng_cost=2")
+    assert "does not exist" in bad("--config", str(tmp_path / "nope.toml"))
+    assert "greater than 0" in bad("--enterprises", "-3")

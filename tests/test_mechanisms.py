@@ -1,0 +1,171 @@
+"""Each market mechanism moves its output the way its docstring says."""
+
+import numpy as np
+import pytest
+from aiecosim.capability import CapabilityLaw
+from aiecosim.capital_market import CapitalMarket
+from aiecosim.compute_market import ComputeMarket
+from aiecosim.energy_market import EnergyMarket
+
+
+def law(alpha=0.12):
+    return CapabilityLaw(100.0, alpha, 1e21, 8.0, 20.0, 4e17)
+
+
+def market(**kw):
+    args = dict(
+        installed_gpus_h100e=1e6,
+        dc_power_capacity_mw=2000.0,
+        capex_usd_per_h100e=40_000,
+        gpu_life_months=60,
+        price_performance_doubling_months=24,
+        power_kw_per_h100e=1.4,
+        power_efficiency_doubling_months=30,
+        target_utilisation=0.8,
+        scarcity_multiplier=2.0,
+        cloud_markup=0.35,
+    )
+    args.update(kw)
+    return ComputeMarket(**args)
+
+
+# ---------------------------------------------------------------- energy market
+def test_merit_order_price_is_marginal_cost_of_last_unit_needed():
+    m = EnergyMarket(scarcity_threshold=0.95, scarcity_premium_usd_per_mwh=300)
+    capacity = np.array([100.0, 100.0, 100.0])
+    cost = np.array([80.0, 10.0, 40.0])  # unsorted on purpose
+    assert m.clear(capacity, cost, 50).price_usd_per_mwh == 10.0
+    assert m.clear(capacity, cost, 150).price_usd_per_mwh == 40.0
+    cleared = m.clear(capacity, cost, 250)
+    assert cleared.price_usd_per_mwh == 80.0
+    # cheapest first: the 10 $/MWh plant runs flat out, the 80 $/MWh one only for the rest
+    assert cleared.dispatch_mw.tolist() == [50.0, 100.0, 100.0]
+
+
+def test_scarcity_premium_rises_steeply_near_capacity_and_served_never_exceeds_it():
+    m = EnergyMarket(scarcity_threshold=0.9, scarcity_premium_usd_per_mwh=300)
+    capacity, cost = np.array([1000.0]), np.array([50.0])
+    prices = [m.clear(capacity, cost, d).price_usd_per_mwh for d in (800, 920, 960, 990, 1200)]
+    assert prices[0] == 50.0
+    assert all(b > a for a, b in zip(prices, prices[1:], strict=False))
+    assert prices[2] - prices[1] < prices[3] - prices[2]  # convex approach to capacity
+    short = m.clear(capacity, cost, 1200)
+    assert short.served_mw == 1000.0 and short.shortfall_mw == 200.0
+
+
+# ---------------------------------------------------------------- compute market
+def test_dearer_energy_raises_the_compute_price():
+    cheap = market().set_price(0, energy_price_usd_per_mwh=40)
+    dear = market().set_price(0, energy_price_usd_per_mwh=200)
+    assert dear > cheap > 0
+
+
+def test_compute_price_includes_a_scarcity_factor_above_target_utilisation():
+    calm, tight = market(), market()
+    calm.demand_ratio, tight.demand_ratio = 0.6, 0.95
+    assert tight.set_price(0, 70) > calm.set_price(0, 70)
+    assert calm.set_price(0, 70) == pytest.approx(market().cost_usd_per_gpu_hour(0, 70) * 1.35)
+
+
+def test_usable_capacity_is_capped_by_power():
+    m = market(installed_gpus_h100e=5e6, dc_power_capacity_mw=1400.0)
+    assert m.update_capacity(0) == pytest.approx(1e6)  # 1,400 MW / 1.4 kW
+    m.dc_power_capacity_mw = 1e6
+    assert m.update_capacity(0) == 5e6
+
+
+def test_training_is_rationed_pro_rata_after_inference_when_short():
+    m = market()
+    m.update_capacity(0)
+    capacity = m.capacity_gpu_hours
+    granted = m.ration_training(
+        np.array([capacity, capacity]), reserved_inference_gpu_hours=0.5 * capacity
+    )
+    assert granted == pytest.approx([0.25, 0.25])
+    assert m.ration_training(np.array([0.1 * capacity]), 0.5 * capacity) == pytest.approx([1.0])
+
+
+def test_hardware_price_performance_lowers_cost_per_gpu_hour_over_time():
+    m = market()
+    assert m.cost_usd_per_gpu_hour(48, 70) < m.cost_usd_per_gpu_hour(0, 70)
+
+
+# ---------------------------------------------------------------- capability law
+def test_capability_grows_with_compute_with_diminishing_returns():
+    c = law()
+    caps = [c.capability(f, 0) for f in (1e23, 1e24, 1e25, 1e26)]
+    gains = np.diff(caps)
+    assert all(g > 0 for g in gains) and all(b < a for a, b in zip(gains, gains[1:], strict=False))
+    assert caps[-1] < 100
+
+
+def test_algorithmic_efficiency_makes_later_runs_better_and_inverse_is_consistent():
+    c = law()
+    assert c.capability(1e24, 16) > c.capability(1e24, 0)
+    assert c.algorithmic_efficiency(8) == pytest.approx(2.0)
+    flop = c.flop_for_capability(70.0, 12)
+    assert c.capability(flop, 12) == pytest.approx(70.0)
+
+
+def test_stronger_diminishing_returns_shrink_the_gap_between_big_and_small_runs():
+    gap = {a: law(a).capability(1e26, 0) - law(a).capability(1e24, 0) for a in (0.12, 0.3)}
+    assert gap[0.3] < gap[0.12]
+
+
+def test_serving_efficiency_lowers_gpu_hours_per_token_and_size_raises_them():
+    c = law()
+    assert c.gpu_hours_per_mtok(1e25, 4.0) < c.gpu_hours_per_mtok(1e25, 1.0)
+    assert c.gpu_hours_per_mtok(1e26, 1.0) > c.gpu_hours_per_mtok(1e25, 1.0)
+
+
+# ---------------------------------------------------------------- capital market
+def capital(**kw):
+    args = dict(
+        sentiment_adjustment=0.2,
+        patience_months=24,
+        optimism=1.0,
+        capex_payback_years=5,
+        capex_share_of_revenue=0.25,
+        funding_sensitivity=1.0,
+        correction_threshold=-0.5,
+        correction_markdown=0.3,
+        w_fit=3.0,
+        w_perf=1.0,
+    )
+    args.update(kw)
+    return CapitalMarket(**args)
+
+
+def test_sentiment_falls_when_revenue_lags_capex_and_a_correction_follows():
+    cm = capital()
+    capex = np.full(60, 50e9)  # 3 trillion over five years -> 2.4 trillion a year required
+    corrections = [cm.update_sentiment(m, 100e9, capex) for m in range(60)]
+    assert cm.sentiment < -1
+    assert sum(corrections) == 1  # one correction when it crosses, not one every month
+    assert cm.funding_factor < 0.5
+
+
+def test_sentiment_holds_up_when_revenue_covers_capex():
+    cm = capital()
+    capex = np.full(60, 5e9)
+    for m in range(60):
+        cm.update_sentiment(m, 1.5e12, capex)
+    assert cm.sentiment > 0 and cm.funding_factor == 1.0
+
+
+def test_investors_fund_builders_that_fit_their_thesis():
+    cm = capital()
+    thesis = np.array([1.0, 0.0])  # a scale investor and an efficiency investor
+    alloc = cm.allocate(
+        thesis, np.array([10e9, 10e9]), np.array([1.0, 0.0]), np.zeros(2), np.array([1e12, 1e12])
+    )
+    assert alloc[0, 0] > alloc[0, 1] and alloc[1, 1] > alloc[1, 0]
+    assert alloc.sum() == pytest.approx(20e9)
+
+
+def test_no_builder_gets_more_than_it_asks_for():
+    cm = capital()
+    alloc = cm.allocate(
+        np.array([0.5]), np.array([10e9]), np.array([0.5, 0.5]), np.zeros(2), np.array([1e9, 0.0])
+    )
+    assert alloc.sum(axis=0) == pytest.approx([1e9, 0.0])
