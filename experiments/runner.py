@@ -1,0 +1,184 @@
+"""Running a sweep: tasks out to a backend, results into the store as they come back.
+
+The backend only executes `run_task` on picklable task dicts: a local process pool by default,
+or a Dask distributed cluster (`--scheduler ADDRESS`, any Dask deployment). Workers return
+DataFrames; this process alone writes the store, so no two writers ever race. Because a run's
+result depends only on its task (config and seed), the store's files are the same byte for byte
+whatever the backend and the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from aiecosim.agents.strategy import ARCHETYPES
+from aiecosim.experiments.design import build_design, run_seed
+from aiecosim.experiments.spec import ExperimentSpec
+from aiecosim.experiments.store import ResultsStore, run_id
+
+
+def make_tasks(spec: ExperimentSpec, points: pd.DataFrame) -> list[dict]:
+    e = spec.experiment
+    tasks = []
+    for point, row in points.iterrows():
+        params = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for replicate in range(e.replicates):
+            tasks.append(
+                {
+                    "run": run_id(int(point), replicate),
+                    "point": int(point),
+                    "replicate": replicate,
+                    "seed": run_seed(e.seed, replicate),
+                    "scenario": e.scenario,
+                    "overrides": spec.overrides(params),
+                    "params": params,
+                    "thin": e.thin,
+                }
+            )
+    return tasks
+
+
+def summary_row(summary: dict, model: pd.DataFrame) -> dict:
+    """The run's summary outputs as flat columns."""
+    last = model.iloc[-1]
+    row: dict = {}
+    for a in ARCHETYPES:
+        alive = summary["survivors_by_archetype"][a]
+        row[f"alive_{a}"] = alive
+        row[f"survived_{a}"] = alive > 0
+        row[f"final_share_{a}"] = summary["final_shares_by_archetype"][a]
+    for name, counts in sorted(summary["strategies"].items()):
+        row[f"started_strategy__{name}"] = counts["started"]
+        row[f"alive_strategy__{name}"] = counts["alive"]
+    winner = summary["winner"] or {}
+    row["winner_archetype"] = winner.get("archetype", "none")
+    row["winner_strategy"] = winner.get("strategy", "none")
+    for key in (
+        "hhi_revenue",
+        "open_lag_months",
+        "adoption_rate",
+        "adopters_positive_roi_share",
+        "dc_grid_share",
+        "token_price_usd_per_mtok",
+    ):
+        row[key] = float(last[key])
+    row["sentiment_min"] = float(model["sentiment"].min())
+    row["corrections"] = int(model["correction"].sum())
+    row["exits"] = len(summary["exits"])
+    row["exit_months"] = ",".join(str(x["month"]) for x in summary["exits"])
+    row["entrants"] = summary["entrants"]
+    return row
+
+
+def run_task(task: dict) -> dict:
+    """Run one simulation; never raises (a failure comes back with its traceback)."""
+    from aiecosim.config import load_config
+    from aiecosim.outputs import run_model
+
+    t0 = time.perf_counter()
+    try:
+        cfg = load_config(task["scenario"], overrides=task["overrides"])
+        result = run_model(cfg, task["seed"])
+        ident = {
+            "run": task["run"],
+            "point": task["point"],
+            "replicate": task["replicate"],
+            "seed": task["seed"],
+        }
+        summary = pd.DataFrame(
+            [{**ident, **task["params"], **summary_row(result.summary, result.model)}]
+        )
+        monthly = result.model.iloc[:: task["thin"]].reset_index(drop=True)
+        for key, value in reversed(ident.items()):
+            monthly.insert(0, key, value)
+        return {
+            "run": task["run"],
+            "ok": True,
+            "summary": summary,
+            "monthly": monthly,
+            "seconds": time.perf_counter() - t0,
+        }
+    except Exception as err:  # a run that raises is recorded and the sweep goes on
+        return {
+            "run": task["run"],
+            "ok": False,
+            "error": f"{type(err).__name__}: {err}",
+            "traceback": traceback.format_exc(),
+            "seconds": time.perf_counter() - t0,
+        }
+
+
+# ---------------------------------------------------------------------------- backends
+def local_backend(workers: int) -> Callable[[list[dict]], Iterator[dict]]:
+    def execute(tasks: list[dict]) -> Iterator[dict]:
+        # spawn: workers start clean (no threads or state inherited from this process)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(run_task, t) for t in tasks]
+            for future in as_completed(futures):
+                yield future.result()
+
+    return execute
+
+
+def dask_backend(address: str) -> Callable[[list[dict]], Iterator[dict]]:
+    def execute(tasks: list[dict]) -> Iterator[dict]:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+
+        with Client(address, timeout="30s") as client:
+            futures = client.map(run_task, tasks, pure=False)
+            for future in dask_completed(futures):
+                yield future.result()
+
+    return execute
+
+
+@dataclass
+class SweepReport:
+    total: int
+    skipped: int
+    ran: int
+    failed: int
+    seconds: float
+
+
+def run_sweep(
+    spec: ExperimentSpec,
+    out: str | Path,
+    backend: Callable[[list[dict]], Iterable[dict]],
+    progress: Callable[[dict, int, int], None] | None = None,
+    package_version: str = "",
+) -> SweepReport:
+    """Run every (point, replicate) not already in the store at `out`."""
+    points = build_design(spec)
+    store = ResultsStore(out)
+    store.open(spec, points, package_version)
+    store.clear_temporaries()
+    tasks = make_tasks(spec, points)
+    done = store.done()
+    todo = [t for t in tasks if t["run"] not in done]
+    t0 = time.perf_counter()
+    ran = failed = 0
+    for result in backend(todo) if todo else ():
+        if result["ok"]:
+            store.write_run(result["run"], result["summary"], result["monthly"])
+            ran += 1
+        else:
+            store.write_failure(
+                result["run"], {"error": result["error"], "traceback": result["traceback"]}
+            )
+            failed += 1
+        store.log_timing(result["run"], result["seconds"])
+        if progress is not None:
+            progress(result, ran + failed, len(todo))
+    if not store.failures() and len(store.done()) == len(tasks):
+        store.finish()
+    return SweepReport(len(tasks), len(done), ran, failed, time.perf_counter() - t0)
