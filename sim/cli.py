@@ -14,6 +14,7 @@ from rich.table import Table
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
     help="Simulate competition between AI strategies: frontier labs, integrated giants and "
     "open-source builders, in compute and energy markets, funded by investors.",
 )
@@ -84,6 +85,156 @@ def run(
         f"wrote {out_dir}/ (model.parquet, firms.parquet, run.json"
         f"{', report.png' if report else ''})"
     )
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Experiment spec (TOML).")],
+    out: Annotated[Path | None, typer.Option(help="Results folder [sweeps/<name>].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local worker processes [all cores].")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a Dask scheduler: run on that cluster.")
+    ] = None,
+) -> None:
+    """Run an experiment: every point and replicate, resuming where a previous run stopped."""
+    import os
+
+    from aiecosim import __version__
+    from aiecosim.experiments.runner import dask_backend, local_backend, run_sweep
+    from aiecosim.experiments.spec import load_spec
+    from aiecosim.experiments.store import StoreError
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    try:
+        parsed = load_spec(spec)
+    except ConfigError as err:
+        fail(str(err))
+    if workers is not None and workers < 1:
+        fail(f"--workers {workers}: must be at least 1")
+    out_dir = out if out is not None else Path("sweeps") / parsed.experiment.name
+    backend = (
+        dask_backend(scheduler) if scheduler else local_backend(workers or os.cpu_count() or 1)
+    )
+    failures = 0
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("failed: {task.fields[failed]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(parsed.experiment.name, total=None, failed=0)
+
+        def progress(result, done, total):
+            nonlocal failures
+            failures += not result["ok"]
+            bar.update(task, completed=done, total=total, failed=failures)
+
+        try:
+            report = run_sweep(parsed, out_dir, backend, progress, package_version=__version__)
+        except StoreError as err:
+            fail(str(err))
+        except OSError as err:
+            fail(f"cannot write to {str(out_dir)!r}: {err.strerror or err}")
+    console.print(
+        f"{report.total} runs: {report.skipped} already done, {report.ran} ran, "
+        f"{report.failed} failed, in {report.seconds:.1f} s -> {out_dir}"
+    )
+    if report.failed:
+        console.print(f"failed runs are in {out_dir}/failed/; run the same command to retry them")
+
+
+@app.command()
+def analyze(
+    results: Annotated[Path, typer.Argument(help="Results folder of a sweep.")],
+    out: Annotated[Path | None, typer.Option(help="Report folder [<results>/report].")] = None,
+    x: Annotated[str | None, typer.Option(help="Parameter on the heatmaps' x axis.")] = None,
+    y: Annotated[str | None, typer.Option(help="Parameter on the heatmaps' y axis.")] = None,
+) -> None:
+    """Which strategies survive, win share or die, under which conditions; which levers matter."""
+    from aiecosim.experiments.analysis import analyze as run_analysis
+    from aiecosim.experiments.analysis import write_report
+    from aiecosim.experiments.store import StoreError
+
+    try:
+        result, spec = run_analysis(results, x, y)
+    except StoreError as err:
+        fail(str(err))
+    report_dir = out if out is not None else results / "report"
+    path = write_report(result, spec, report_dir, int(result.survival["runs"].sum()))
+    table = Table(show_header=True, header_style="bold", title="survival over all runs")
+    for col in ("archetype", "P(survive)", "95% interval", "P(win)", "mean final share"):
+        table.add_column(col, justify="right" if col != "archetype" else "left")
+    for _, row in result.headline.iterrows():
+        table.add_row(
+            row["archetype"].replace("_", " "),
+            f"{row['survival_probability']:.2f}",
+            f"{row['ci_low']:.2f}-{row['ci_high']:.2f}",
+            f"{row['win_probability']:.2f}",
+            f"{row['mean_final_share']:.1%}",
+        )
+    console.print(table)
+    if not result.discovery.empty:
+        for _, row in result.discovery.iterrows():
+            console.print(
+                f"{row['archetype'].replace('_', ' ')} wins most where {row['box']} "
+                f"(density {row['density']:.0%}, coverage {row['coverage']:.0%})"
+            )
+    console.print(f"report: {path}")
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="Smaller sizes, fewer repeats.")] = False,
+    out: Annotated[Path, typer.Option(help="JSON file of the results.")] = Path("bench.json"),
+) -> None:
+    """Measure the model's speed: decision step, full runs, set-up, memory, sweep throughput."""
+    from aiecosim.bench import dumps, run_benchmarks
+
+    results = run_benchmarks(quick, progress=lambda msg: console.print(msg))
+    out.write_text(dumps(results))
+    table = Table(show_header=True, header_style="bold", title="aiecosim bench")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for d in results["decision"]:
+        table.add_row(
+            f"decision step, {d['enterprises']:,} enterprises, {d['edges']:,} edges",
+            f"{d['ms_per_step']:.2f} ms",
+        )
+    d = results["decision_1m_edges"]
+    table.add_row(
+        f"decision step, {d['enterprises']:,} enterprises, {d['edges']:,} edges",
+        f"{d['ms_per_step']:.2f} ms",
+    )
+    p = results["per_agent_mesa"]
+    table.add_row(
+        f"per-agent Mesa decision, {p['enterprises']:,} enterprises",
+        f"{p['ms_per_step']:.1f} ms ({p['speedup']:.0f}x slower)",
+    )
+    for r in results["full_run"]:
+        table.add_row(
+            f"full run (120 months), {r['enterprises']:,} enterprises", f"{r['seconds']:.2f} s"
+        )
+    table.add_row("time exponent in enterprises", f"{results['time_exponent']:.2f}")
+    table.add_row("set-up at 50,000 enterprises", f"{results['setup_50k_seconds']:.2f} s")
+    for n, mib in results["peak_memory_mib"].items():
+        table.add_row(f"peak memory, {int(n):,} enterprises", f"{mib:.0f} MiB")
+    s = results["sweep"]
+    table.add_row("sweep, 1 worker", f"{s['runs_per_second_1']:.2f} runs/s")
+    table.add_row("sweep, 2 workers", f"{s['runs_per_second_2']:.2f} runs/s")
+    table.add_row("parallel efficiency at 2 workers", f"{s['parallel_efficiency_2']:.0%}")
+    console.print(table)
+    console.print(f"machine: {results['machine']}; wrote {out}")
 
 
 def print_summary(summary: dict) -> None:

@@ -1,0 +1,239 @@
+"""`aiecosim bench`: how fast the model is, measured, never asserted in tests.
+
+Measures the enterprise decision step against a straightforward per-agent Mesa version of the
+same decision (kept here only for the ratio), full runs at several enterprise counts with the
+fitted exponent of time against enterprises, set-up time, peak memory (in a child process, so
+that each size starts clean) and sweep throughput at 1 and 2 workers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import mesa
+import numpy as np
+from aiecosim.config import load_config
+
+
+def _model(enterprises: int, mean_degree: float, steps: int = 120):
+    from aiecosim.model import AIEcosystemModel
+
+    cfg = load_config(
+        overrides=[
+            f"run.enterprises={enterprises}",
+            f"network.mean_degree={mean_degree}",
+            f"run.steps={steps}",
+        ]
+    )
+    return AIEcosystemModel(cfg, rng=1)
+
+
+def decision_ms(enterprises: int, mean_degree: float = 20, repeats: int = 30) -> dict:
+    """Milliseconds for one monthly decision of the whole population (median of repeats),
+    measured on the state of month 24 of a baseline run."""
+    model = _model(enterprises, mean_degree, steps=24)
+    for _ in range(24):
+        model.step()
+    pop, offers = model.enterprises, model._offers
+    saved = _snapshot(pop)
+    times = []
+    for _ in range(repeats):
+        _restore(pop, saved)
+        t0 = time.perf_counter()
+        pop.decide(
+            offers,
+            len(model.builders),
+            model._peers(),
+            model._demand_mtok(24),
+            model.rng,
+            serve=model._serve,
+        )
+        times.append(time.perf_counter() - t0)
+    return {
+        "enterprises": enterprises,
+        "edges": int(model.network.n_edges),
+        "offers": len(offers),
+        "ms_per_step": 1000 * float(np.median(times)),
+    }
+
+
+def _snapshot(pop):
+    return {k: v.copy() for k, v in vars(pop).items() if isinstance(v, np.ndarray)}
+
+
+def _restore(pop, saved):
+    for k, v in saved.items():
+        getattr(pop, k)[...] = v
+
+
+class PerAgentEnterprise(mesa.Agent):
+    """The same decision written the obvious way: each enterprise loops over its neighbours
+    and the offers in Python. Kept only to measure what the array version saves."""
+
+    def __init__(self, model, pop, index, neighbours):
+        super().__init__(model)
+        self.pop, self.i, self.neighbours = pop, index, neighbours
+
+    def step(self):
+        pop, i, c = self.pop, self.i, self.pop.cfg
+        offers, rng = self.model.offers, self.model.rng
+        adopted = pop.provider[i] != -1
+        counts: dict[int, int] = {}
+        for j in self.neighbours:
+            p = pop.provider[j]
+            if p != -1:
+                counts[p] = counts.get(p, 0) + 1
+        degree = max(1, len(self.neighbours))
+        u_draw = rng.random()
+        if not adopted:
+            if u_draw >= c.bass_p + c.bass_q * sum(counts.values()) / degree:
+                return
+        elif u_draw >= c.reconsider_share_per_month:
+            return
+        utilities = []
+        for k in range(len(offers)):
+            value = 1 - math.exp(-c.kappa * offers.capability[k] / pop.need[i])
+            u = (
+                c.b_value * value
+                - c.b_price * offers.price_usd_per_mtok[k] / pop.value_usd_per_mtok[i]
+            )
+            u += c.b_privacy * pop.privacy_sensitivity[i] * offers.privacy[k]
+            u += c.b_peer * counts.get(offers.provider[k], 0) / degree
+            if adopted and offers.provider[k] != pop.provider[i]:
+                u -= c.switching_cost + offers.lock_in[k]
+            utilities.append(u)
+        if not adopted:
+            utilities.append(0.0)
+        top = max(utilities)
+        weights = [math.exp(u - top) for u in utilities]
+        pick, acc, r = 0, 0.0, rng.random() * sum(weights)
+        for k, w in enumerate(weights):
+            acc += w
+            if r <= acc:
+                pick = k
+                break
+        if pick < len(offers):
+            pop.provider[i] = offers.provider[pick]
+
+
+def per_agent_decision_ms(enterprises: int, mean_degree: float = 20, repeats: int = 3) -> float:
+    model = _model(enterprises, mean_degree, steps=24)
+    for _ in range(24):
+        model.step()
+    adjacency = model.network.adjacency.tocsr()
+    shell = mesa.Model(rng=1)
+    shell.offers = model._offers
+    agents = [
+        PerAgentEnterprise(
+            shell,
+            model.enterprises,
+            i,
+            adjacency.indices[adjacency.indptr[i] : adjacency.indptr[i + 1]].tolist(),
+        )
+        for i in range(enterprises)
+    ]
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for agent in agents:
+            agent.step()
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
+
+
+def full_run_seconds(enterprises: int) -> dict:
+    from aiecosim.outputs import run_model
+
+    cfg = load_config(overrides=[f"run.enterprises={enterprises}"])
+    t0 = time.perf_counter()
+    result = run_model(cfg, seed=1)
+    return {
+        "enterprises": enterprises,
+        "seconds": time.perf_counter() - t0,
+        "setup_seconds": result.summary["setup_seconds"],
+    }
+
+
+def peak_memory_mib(enterprises: int) -> float:
+    """Peak resident memory of a fresh process running one full run."""
+    code = (
+        "import resource; from aiecosim.bench import full_run_seconds; "
+        f"full_run_seconds({enterprises}); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024  # KiB on Linux
+
+
+def _one_run(seed: int) -> float:
+    from aiecosim.outputs import run_model
+
+    return run_model(load_config(), seed).summary["wall_seconds"]
+
+
+def sweep_throughput(workers: int, runs: int) -> float:
+    """Baseline runs per second on a local process pool of `workers` processes."""
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_one_run, range(workers)))  # warm the workers (imports)
+        t0 = time.perf_counter()
+        list(pool.map(_one_run, range(runs)))
+        return runs / (time.perf_counter() - t0)
+
+
+def machine() -> dict:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def run_benchmarks(quick: bool = False, progress=print) -> dict:
+    sizes = [5_000, 50_000] if quick else [5_000, 50_000, 200_000]
+    results: dict = {"machine": machine(), "quick": quick}
+    progress("enterprise decision step ...")
+    results["decision"] = [decision_ms(n, 20) for n in sizes]
+    results["decision_1m_edges"] = decision_ms(50_000, 40)
+    per_agent_n = 5_000
+    per_agent = per_agent_decision_ms(per_agent_n, 20)
+    array_small = next(d for d in results["decision"] if d["enterprises"] == per_agent_n)
+    results["per_agent_mesa"] = {
+        "enterprises": per_agent_n,
+        "ms_per_step": per_agent,
+        "speedup": per_agent / array_small["ms_per_step"],
+    }
+    progress("full runs ...")
+    runs = [full_run_seconds(n) for n in sizes]
+    x, y = np.log([r["enterprises"] for r in runs]), np.log([r["seconds"] for r in runs])
+    results["full_run"] = runs
+    results["time_exponent"] = float(np.polyfit(x, y, 1)[0])
+    results["setup_50k_seconds"] = next(r for r in runs if r["enterprises"] == 50_000)[
+        "setup_seconds"
+    ]
+    progress("peak memory ...")
+    results["peak_memory_mib"] = {str(sizes[-1]): peak_memory_mib(sizes[-1])}
+    progress("sweep throughput ...")
+    n_runs = 4 if quick else 8
+    one = sweep_throughput(1, n_runs)
+    two = sweep_throughput(2, n_runs)
+    results["sweep"] = {
+        "runs": n_runs,
+        "runs_per_second_1": one,
+        "runs_per_second_2": two,
+        "parallel_efficiency_2": two / (2 * one),
+    }
+    _ = resource  # imported for the child process' measurement
+    return results
+
+
+def dumps(results: dict) -> str:
+    return json.dumps(results, indent=2)
