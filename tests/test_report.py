@@ -1,0 +1,247 @@
+"""report.png: nine titled panels at a known pixel size, and no error on degenerate runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from aiecosim.report import (
+    ARCHETYPE_COLOURS,
+    DPI,
+    FIGSIZE_IN,
+    PANEL_TITLES,
+    build_report_figure,
+    plot_report,
+)
+from matplotlib.image import imread
+
+ARCHETYPES = ("frontier_lab", "integrated_giant", "open_source_builder")
+FIRMS = [
+    ("Apex AI", "frontier_lab", "compute_maximalist"),
+    ("Summit Labs", "frontier_lab", "compute_maximalist"),
+    ("Northwind Cloud", "integrated_giant", "ecosystem_lock_in"),
+    ("Gigacorp", "integrated_giant", "ecosystem_lock_in"),
+    ("OpenWeave", "open_source_builder", "efficient_open"),
+    ("Lumen Collective", "open_source_builder", "efficient_open"),
+    ("Tiny Tensor", "open_source_builder", "efficient_open"),
+    ("Late Entrant", "frontier_lab", "lean_frontier"),
+]
+
+
+def synthetic_run(months: int = 24, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Model and firm tables with the columns and rough magnitudes of a real run."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(months, dtype=float)
+    dates = pd.date_range("2025-01-01", periods=months, freq="MS")
+    raw = np.vstack(
+        [
+            0.55 - 0.004 * t,
+            0.35 + 0.001 * t,
+            0.10 + 0.003 * t,
+        ]
+    ).clip(0.01)
+    shares = raw / raw.sum(axis=0)
+    frontier = 60 + 25 * (1 - np.exp(-t / 60))
+    best_open = frontier - 6 * np.exp(-t / 80)
+    cum_capex = np.cumsum(np.full(months, 30e9) * 1.02**t)
+    revenue = 5e9 * 1.04**t
+    sentiment = 0.4 * np.cos(t / 8) - 0.01 * t
+    correction = np.zeros(months, dtype=bool)
+    correction[[m for m in (9, 17) if m < months]] = True
+    model = pd.DataFrame(
+        {
+            "month": np.arange(months),
+            "date": dates,
+            **{f"share_revenue_{a}": shares[i] for i, a in enumerate(ARCHETYPES)},
+            **{f"share_customers_{a}": shares[::-1][i] for i, a in enumerate(ARCHETYPES)},
+            "alive_frontier_lab": np.where(t < 15, 2, 1) + (t >= 20),
+            "alive_integrated_giant": np.full(months, 2),
+            "alive_open_source_builder": np.where(t < 11, 3, 2),
+            "hhi_revenue": 2500 + 20 * t,
+            "frontier_capability": frontier,
+            "best_open_capability": best_open,
+            "open_lag_months": np.clip(14 - 0.3 * t, 0, None),
+            "token_price_usd_per_mtok": 12.0 * 0.95**t,
+            "compute_price_usd_per_gpu_hour": 2.4 * 0.99**t,
+            "energy_price_usd_per_mwh": 68 + 0.8 * t + rng.normal(0, 1, months),
+            "compute_utilisation": np.clip(0.7 + 0.01 * t, 0, 1),
+            "installed_gpus_h100e": 4e6 * 1.03**t,
+            "usable_gpus_h100e": 3.8e6 * 1.03**t,
+            "dc_energy_twh_per_year": 420 * 1.02**t,
+            "dc_grid_share": 0.015 * 1.012**t,
+            "adoption_rate": 0.1 + 0.6 * (1 - np.exp(-t / 30)),
+            "adopters_positive_roi_share": 0.4 + 0.2 * (1 - np.exp(-t / 20)),
+            "churn_rate": np.full(months, 0.01),
+            "switch_rate": np.full(months, 0.02),
+            "cum_ai_capex_usd": cum_capex,
+            "cum_ai_revenue_usd": np.cumsum(revenue),
+            "ai_revenue_usd_per_year": revenue * 12,
+            "required_revenue_usd_per_year": np.full(months, 600e9),
+            "investor_capital_usd": np.full(months, 2e12),
+            "funding_usd": np.full(months, 10e9),
+            "sentiment": sentiment,
+            "investor_thesis_mean": np.full(months, 0.6),
+            "investor_disagreement": 0.2 + 0.05 * np.sin(t / 5),
+            "correction": correction,
+            "entrants": (t == 20).astype(int),
+            "exits": ((t == 11) | (t == 15)).astype(int),
+        }
+    )
+    rows = []
+    for firm_id, (name, archetype, strategy) in enumerate(FIRMS):
+        joins = 20 if name == "Late Entrant" else 0
+        exits = {"Summit Labs": 15, "Tiny Tensor": 11}.get(name)
+        size = {"frontier_lab": 2e9, "integrated_giant": 1.5e9, "open_source_builder": 2e8}
+        for m in range(joins, months):
+            alive = exits is None or m < exits
+            rev = size[archetype] * (1 + 0.3 * firm_id) * 1.04**m if alive else 0.0
+            rows.append(
+                {
+                    "month": m,
+                    "date": dates[m],
+                    "firm_id": firm_id,
+                    "name": name,
+                    "archetype": archetype,
+                    "strategy": strategy,
+                    "cash_usd": 5e9 - 1e8 * m,
+                    "revenue_usd": rev * 1.1,
+                    "model_revenue_usd": rev,
+                    "costs_usd": rev * 1.3,
+                    "funding_usd": 0.0,
+                    "capability": frontier[m] - firm_id,
+                    "price_usd_per_mtok": 10.0 * 0.9**m,
+                    "customers": int(100 * (firm_id + 1)) if alive else 0,
+                    "alive": alive,
+                }
+            )
+    return model, pd.DataFrame(rows)
+
+
+def panel_titles(fig) -> list[str]:
+    return [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
+
+
+def test_plot_report_writes_a_png_of_the_expected_size(tmp_path):
+    model, firms = synthetic_run(24)
+    out = plot_report(model, firms, tmp_path / "report.png", title="synthetic, seed 0")
+    assert out == tmp_path / "report.png"
+    assert out.stat().st_size > 50_000
+    pixels = imread(out)
+    width, height = round(FIGSIZE_IN[0] * DPI), round(FIGSIZE_IN[1] * DPI)
+    assert pixels.shape[:2] == (height, width)
+    # not a blank page: the archetype colours are drawn
+    assert pixels[..., :3].std() > 0.05
+
+
+def test_png_is_written_whatever_the_suffix(tmp_path):
+    # write_run saves to a temporary name without .png and renames it afterwards
+    model, firms = synthetic_run(6)
+    out = plot_report(model, firms, tmp_path / ".report.png.tmp-1")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figure_has_nine_titled_panels_in_order():
+    model, firms = synthetic_run(24)
+    fig = build_report_figure(model, firms, "synthetic")
+    assert panel_titles(fig) == list(PANEL_TITLES)
+    assert len(PANEL_TITLES) == 9
+    assert "synthetic" in fig.get_suptitle()
+    # every panel labels its y axis with a unit or a meaning
+    for ax in fig.axes:
+        if ax.get_title(loc="left"):
+            assert ax.get_ylabel(), ax.get_title(loc="left")
+
+
+def test_top_firms_panel_names_the_largest_firms_in_archetype_colours():
+    model, firms = synthetic_run(24)
+    fig = build_report_figure(model, firms)
+    ax = next(a for a in fig.axes if a.get_title(loc="left") == PANEL_TITLES[8])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    totals = firms.groupby("name")["model_revenue_usd"].sum().sort_values(ascending=False)
+    assert labels[:6] == list(totals.index[:6])
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    archetype = firms.drop_duplicates("name").set_index("name")["archetype"]
+    for name in labels[:6]:
+        assert lines[name].get_color() == ARCHETYPE_COLOURS[archetype[name]]
+
+
+def test_archetype_colours_are_three_distinct_colours():
+    assert set(ARCHETYPE_COLOURS) == set(ARCHETYPES)
+    assert len(set(ARCHETYPE_COLOURS.values())) == 3
+
+
+def _one_month():
+    model, firms = synthetic_run(1)
+    return model, firms
+
+
+def _zero_revenue():
+    model, firms = synthetic_run(12)
+    for a in ARCHETYPES:
+        model[f"share_revenue_{a}"] = 0.0
+    model["token_price_usd_per_mtok"] = np.nan
+    model[["cum_ai_revenue_usd", "ai_revenue_usd_per_year", "hhi_revenue"]] = 0.0
+    firms[["revenue_usd", "model_revenue_usd"]] = 0.0
+    return model, firms
+
+
+def _nan_lag():
+    model, firms = synthetic_run(12)
+    model["open_lag_months"] = np.nan
+    model["best_open_capability"] = 0.0
+    model["dc_grid_share"] = np.nan
+    model["investor_disagreement"] = np.nan
+    return model, firms
+
+
+def _empty_firms():
+    model, firms = synthetic_run(12)
+    return model, firms.iloc[0:0]
+
+
+def _no_firm_columns():
+    model, _ = synthetic_run(12)
+    return model, pd.DataFrame()
+
+
+def _all_exited():
+    model, firms = synthetic_run(12)
+    firms["alive"] = False
+    for a in ARCHETYPES:
+        model[f"alive_{a}"] = 0
+    return model, firms
+
+
+def _from_parquet_roundtrip_types():
+    # correction as object with missing values, dates as strings: what a careless reader may pass
+    model, firms = synthetic_run(12)
+    model["correction"] = model["correction"].astype(object)
+    model.loc[3, "correction"] = None
+    model["date"] = model["date"].dt.strftime("%Y-%m-%d")
+    return model, firms
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _one_month,
+        _zero_revenue,
+        _nan_lag,
+        _empty_firms,
+        _no_firm_columns,
+        _all_exited,
+        _from_parquet_roundtrip_types,
+    ],
+)
+def test_degenerate_runs_still_give_a_report(make, tmp_path):
+    model, firms = make()
+    out = plot_report(model, firms, tmp_path / "report.png", title=make.__name__)
+    assert out.stat().st_size > 10_000
+    assert imread(out).shape[:2] == (round(FIGSIZE_IN[1] * DPI), round(FIGSIZE_IN[0] * DPI))
+    assert panel_titles(build_report_figure(model, firms)) == list(PANEL_TITLES)
+
+
+def test_empty_model_table_still_gives_a_report(tmp_path):
+    model, firms = synthetic_run(3)
+    out = plot_report(model.iloc[0:0], firms.iloc[0:0], tmp_path / "report.png")
+    assert out.stat().st_size > 10_000
