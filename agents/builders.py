@@ -60,6 +60,7 @@ class ModelBuilder(mesa.Agent):
         self.serving_efficiency = strategy.initial_serving_efficiency
         self.owned_gpus_h100e = strategy.owned_gpus_h100e
         self.owned_energy_mw = strategy.owned_energy_mw
+        self.dc_build_gpus_h100e_per_month = strategy.dc_build_gpus_h100e_per_month
         self.price_usd_per_mtok = 0.0
         self.customers = 0
         self.alive = True
@@ -248,9 +249,9 @@ class ModelBuilder(mesa.Agent):
         self.spare_gpu_hours = own_hours_left - own_inference
         self.costs_usd += self.strategy.opex_usd_per_month
         self.revenue_usd += self.strategy.external_revenue_usd_per_month
-        if self.strategy.dc_build_gpus_h100e_per_month > 0:
+        if self.dc_build_gpus_h100e_per_month > 0:
             # A steady capex budget: as chips improve, the same dollars buy more H100e.
-            built = self.strategy.dc_build_gpus_h100e_per_month * 2.0 ** (
+            built = self.dc_build_gpus_h100e_per_month * 2.0 ** (
                 self.model.month / market.price_performance_doubling_months
             )
             self.capex_usd = built * market.capex_usd_per_h100e(self.model.month)

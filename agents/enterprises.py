@@ -166,8 +166,7 @@ class EnterprisePopulation:
         switched = new_adopters = 0
         if len(offers) and len(rows):
             shares = peer_shares.by_provider(rows)
-            cur = np.where(orphaned[rows], NONE, current[rows])
-            u = self.utilities(rows, offers, cur, shares)
+            u = self.utilities(rows, offers, current[rows], shares)
             # Non-adopters may stay out: the outside option is worth what a free offer of
             # capability 0 is (utility 0). Adopters choose among offers.
             outside = np.where(self.adopted[rows], -np.inf, 0.0)
@@ -189,9 +188,11 @@ class EnterprisePopulation:
             self.self_hosted[moved] = new_self[changed]
             self.months_with_provider[moved] = 0
             self.negative_months[moved] = 0
+            current[rows] = np.where(chose_offer, choice, NONE)
         # Customers with no offer left (their provider exited and nothing was chosen) leave AI.
-        current = self.current_offer(offers, n_firms)
-        self.provider[current == NONE] = NONE
+        gone = current == NONE
+        self.provider[gone] = NONE
+        self.self_hosted[gone] = False
         return self._use_and_churn(
             offers, current, demand_mtok_per_month, switched, new_adopters, len(rows), serve
         )

@@ -53,6 +53,7 @@ def _survival_columns(group: pd.DataFrame, strategies: list[str]) -> dict:
     for a in ARCHETYPES:
         p, lo, hi = wilson(group[f"survived_{a}"].sum(), n)
         row |= {f"survive_{a}": p, f"survive_{a}_lo": lo, f"survive_{a}_hi": hi}
+        row[f"firm_survival_{a}"] = float(group[f"firm_survival_{a}"].mean())
         row[f"win_{a}"] = float((group["winner_archetype"] == a).mean())
         row[f"share_{a}"] = float(group[f"final_share_{a}"].mean())
     for s in strategies:
@@ -100,6 +101,7 @@ def headline_table(runs: pd.DataFrame) -> pd.DataFrame:
                 "survival_probability": overall[f"survive_{a}"],
                 "ci_low": overall[f"survive_{a}_lo"],
                 "ci_high": overall[f"survive_{a}_hi"],
+                "firm_survival_share": overall[f"firm_survival_{a}"],
                 "win_probability": overall[f"win_{a}"],
                 "mean_final_share": overall[f"share_{a}"],
             }
@@ -278,12 +280,15 @@ def trajectories_figure(monthly: pd.DataFrame, runs: pd.DataFrame, params: list[
 
 
 def heatmap_figure(runs: pd.DataFrame, x: str, y: str) -> Figure:
-    """Survival probability of each archetype, and the most frequent winner, over two parameters."""
+    """Share of each archetype's firms that survive, and the most frequent winner, over two
+    parameters (averaged over the other parameters and the replicates)."""
     data = runs.assign(_x=_binned(runs[x]), _y=_binned(runs[y]))
     fig = Figure(figsize=(18, 4.4))
     axes = fig.subplots(1, 4)
     for ax, a in zip(axes[:3], ARCHETYPES, strict=True):
-        table = data.pivot_table(index="_y", columns="_x", values=f"survived_{a}", aggfunc="mean")
+        table = data.pivot_table(
+            index="_y", columns="_x", values=f"firm_survival_{a}", aggfunc="mean"
+        )
         im = ax.imshow(
             table.to_numpy(dtype=float),
             origin="lower",
@@ -303,7 +308,7 @@ def heatmap_figure(runs: pd.DataFrame, x: str, y: str) -> Figure:
                 fontsize=8,
                 color="white" if v < 0.6 else "black",
             )
-        ax.set_title(f"P(survive): {a.replace('_', ' ')}")
+        ax.set_title(f"share of firms surviving: {a.replace('_', ' ')}s")
         fig.colorbar(im, ax=ax, fraction=0.046)
     codes = {a: i for i, a in enumerate(ARCHETYPES)}
     winners = data.pivot_table(
@@ -423,6 +428,8 @@ def write_report(result: Analysis, spec: ExperimentSpec, out: str | Path, n_runs
         result.sensitivity.to_csv(out / "sensitivity.csv", index=False)
     if not result.discovery.empty:
         result.discovery.to_csv(out / "discovery.csv", index=False)
+    for name, data in result.figures.items():  # the figures also as files, for slides
+        (out / f"{name}.png").write_bytes(base64.b64decode(data))
     e = spec.experiment
     fmt = {"float_format": lambda v: f"{v:.3f}", "index": False, "border": 0}
     survival_cols = [
@@ -442,8 +449,10 @@ def write_report(result: Analysis, spec: ExperimentSpec, out: str | Path, n_runs
         f"{e.replicates} replicate(s) per point (common random numbers); base scenario "
         f"<b>{e.scenario}</b>, {e.steps} months, {e.enterprises} enterprises.</p>",
         "<h2>Which strategies survive</h2>",
-        "<p>Survival probability over all runs with 95% Wilson intervals; winner = highest "
-        "model revenue over the last 12 months.</p>",
+        "<p>Survival probability (at least one firm of the archetype alive at the end) over "
+        "all runs with 95% Wilson intervals; firm survival share: the share of the "
+        "archetype's firms, entrants included, alive at the end; winner: the firm with the "
+        "highest model revenue over the last 12 months.</p>",
         result.headline.to_html(**fmt),
         "<h2>Revenue share over time</h2>",
         _img(result.figures.get("trajectories")),

@@ -54,6 +54,12 @@ def summary_row(summary: dict, model: pd.DataFrame) -> dict:
         row[f"alive_{a}"] = alive
         row[f"survived_{a}"] = alive > 0
         row[f"final_share_{a}"] = summary["final_shares_by_archetype"][a]
+    started = {a: 0 for a in ARCHETYPES}
+    for counts in summary["strategies"].values():
+        started[counts["archetype"]] += counts["started"]
+    for a in ARCHETYPES:
+        # the share of the archetype's firms (incumbents and entrants) alive at the end
+        row[f"firm_survival_{a}"] = row[f"alive_{a}"] / started[a] if started[a] else float("nan")
     for name, counts in sorted(summary["strategies"].items()):
         row[f"started_strategy__{name}"] = counts["started"]
         row[f"alive_strategy__{name}"] = counts["alive"]

@@ -173,13 +173,21 @@ def analyze(
     report_dir = out if out is not None else results / "report"
     path = write_report(result, spec, report_dir, int(result.survival["runs"].sum()))
     table = Table(show_header=True, header_style="bold", title="survival over all runs")
-    for col in ("archetype", "P(survive)", "95% interval", "P(win)", "mean final share"):
+    for col in (
+        "archetype",
+        "P(survive)",
+        "95% interval",
+        "firms surviving",
+        "P(win)",
+        "mean final share",
+    ):
         table.add_column(col, justify="right" if col != "archetype" else "left")
     for _, row in result.headline.iterrows():
         table.add_row(
             row["archetype"].replace("_", " "),
             f"{row['survival_probability']:.2f}",
             f"{row['ci_low']:.2f}-{row['ci_high']:.2f}",
+            f"{row['firm_survival_share']:.0%}",
             f"{row['win_probability']:.2f}",
             f"{row['mean_final_share']:.1%}",
         )
@@ -233,6 +241,9 @@ def bench(
     table.add_row("sweep, 1 worker", f"{s['runs_per_second_1']:.2f} runs/s")
     table.add_row("sweep, 2 workers", f"{s['runs_per_second_2']:.2f} runs/s")
     table.add_row("parallel efficiency at 2 workers", f"{s['parallel_efficiency_2']:.0%}")
+    table.add_row(
+        "sweep start-up (2 workers, once per sweep)", f"{s['pool_startup_seconds_2']:.1f} s"
+    )
     console.print(table)
     console.print(f"machine: {results['machine']}; wrote {out}")
 

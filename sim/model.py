@@ -513,7 +513,11 @@ class AIEcosystemModel(mesa.Model):
         builder.firm_id = len(self.builders)
         self.builders.append(builder)
         if entrant:
-            # Entrants aim at a quarter of what incumbents of their kind train now.
+            # An entrant brings a fraction of an incumbent's assets (cash, fleet, plants) ...
+            builder.owned_gpus_h100e *= cfg.builders.entrant_cash_share
+            builder.owned_energy_mw *= cfg.builders.entrant_cash_share
+            builder.dc_build_gpus_h100e_per_month *= cfg.builders.entrant_cash_share
+            # ... and aims at a quarter of what incumbents of its kind train now.
             peers = [
                 b.last_training_flop
                 for b in self.alive_builders()

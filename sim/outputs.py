@@ -63,7 +63,9 @@ def summarise(model, model_df: pd.DataFrame, firms_df: pd.DataFrame) -> dict:
     survivors = {a: int(last[f"alive_{a}"]) for a in ARCHETYPES}
     by_strategy: dict[str, dict[str, int]] = {}
     for b in model.builders:
-        row = by_strategy.setdefault(b.strategy.name, {"started": 0, "alive": 0})
+        row = by_strategy.setdefault(
+            b.strategy.name, {"archetype": b.archetype, "started": 0, "alive": 0}
+        )
         row["started"] += 1
         row["alive"] += int(b.alive)
     recent = firms_df[firms_df["month"] > last["month"] - 12]

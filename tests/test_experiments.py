@@ -249,6 +249,7 @@ def synthetic_store(root: Path, n_per_point: int = 40) -> None:
             survived = energy < 0.05 if a == "frontier_lab" else True
             row |= {
                 f"survived_{a}": survived,
+                f"firm_survival_{a}": float(survived),
                 f"alive_{a}": int(survived),
                 f"final_share_{a}": 1.0 if a == winner else 0.0,
                 f"started_strategy__{a}": 1,
