@@ -56,6 +56,7 @@ class ComputeMarket:
         self.demand_ratio = target_utilisation  # smoothed wanted / available: sets the price
         self.price_usd_per_gpu_hour = 0.0
         self.usable_gpus_h100e = installed_gpus_h100e
+        self.reserved_mw = 0.0
 
     # --- technology trends
     def capex_usd_per_h100e(self, month: float) -> float:
@@ -77,9 +78,14 @@ class ComputeMarket:
 
     # --- the month
     def power_limited_gpus(self, month: float) -> float:
-        return self.dc_power_capacity_mw * 1000.0 / self.power_kw_per_h100e(month)
+        available_mw = max(0.0, self.dc_power_capacity_mw - self.reserved_mw)
+        return available_mw * 1000.0 / self.power_kw_per_h100e(month)
 
-    def update_capacity(self, month: float) -> float:
+    def update_capacity(self, month: float, reserved_mw: float = 0.0) -> float:
+        """Usable rentable fleet this month; `reserved_mw` of the grid connections is taken by
+        data centres outside the rental market (integrated giants' own fleets beyond what
+        their own plants supply)."""
+        self.reserved_mw = reserved_mw
         self.usable_gpus_h100e = min(self.installed_gpus_h100e, self.power_limited_gpus(month))
         return self.usable_gpus_h100e
 

@@ -104,7 +104,7 @@ class ComputeConfig(_Section):
     power_kw_per_h100e: float = Field(1.4, gt=0, description="all-in, cooling included")
     power_efficiency_doubling_months: float = Field(30, gt=0)
     dc_power_capacity_mw: float = Field(9_000, ge=0, description="grid connections for AI DCs")
-    dc_power_growth_mw_per_month: float = Field(900, ge=0)
+    dc_power_growth_mw_per_month: float = Field(600, ge=0)
     dc_power_growth_per_year: float = Field(0.2, ge=-0.9, le=10)
     target_utilisation: float = Field(0.8, gt=0, lt=1)
     scarcity_multiplier: float = Field(2.0, ge=0)

@@ -192,7 +192,7 @@ class AIEcosystemModel(mesa.Model):
         self._update_price_expectation()
 
         # 2. Compute: usable capacity = min(installed, what the power allows); price.
-        self.compute_market.update_capacity(m)
+        self.compute_market.update_capacity(m, self._giants_grid_draw_mw())
         self.compute_market.set_price(m, self.energy_price_usd_per_mwh)
 
         # 3. Builders: train (rationed when compute is short), release, price; offers published.
@@ -269,6 +269,15 @@ class AIEcosystemModel(mesa.Model):
         owned = sum(b.owned_gpus_h100e for b in self.builders if b.alive)
         return (self.compute_market.usable_gpus_h100e * duty + owned) * kw / 1000
 
+    def _giants_grid_draw_mw(self) -> float:
+        """Grid power the integrated giants' fleets draw beyond their own plants, MW."""
+        kw = self.compute_market.power_kw_per_h100e(self.month)
+        return sum(
+            max(0.0, b.owned_gpus_h100e * kw / 1000 - b.owned_energy_mw)
+            for b in self.builders
+            if b.alive
+        )
+
     def _update_price_expectation(self) -> None:
         price = self.energy_price_usd_per_mwh
         if self.expected_energy_price_usd_per_mwh is None:
@@ -292,7 +301,7 @@ class AIEcosystemModel(mesa.Model):
             self._grid_demand_mw(0),
         )
         self.energy_price_usd_per_mwh = self.energy.price_usd_per_mwh
-        self.compute_market.update_capacity(0)
+        self.compute_market.update_capacity(0, self._giants_grid_draw_mw())
         self.compute_market.set_price(0, self.energy_price_usd_per_mwh)
         for builder in self.builders:
             builder.set_price()
