@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
-from scipy.special import softmax
 
 if TYPE_CHECKING:
     from aiecosim.config import EnterpriseConfig
@@ -93,6 +92,8 @@ class EnterprisePopulation:
         )
         # Constants of the monthly computation, computed once.
         self._kappa_over_need = cfg.kappa / self.need
+        self._b_price_over_value = cfg.b_price / self.value_usd_per_mtok
+        self._b_privacy_sensitivity = cfg.b_privacy * self.privacy_sensitivity
         self._running_cost_per_mtok = (
             self.integration_cost * self.demand_weight * self.value_usd_per_mtok
         )
@@ -112,28 +113,35 @@ class EnterprisePopulation:
 
     def current_offer(self, offers: Offers, n_firms: int) -> np.ndarray:
         """Index of each enterprise's current offer, NONE when it has none (or it vanished)."""
-        lookup = np.full((n_firms + 1, 2), NONE, dtype=np.int64)
-        lookup[offers.provider, offers.self_hosted.astype(int)] = np.arange(len(offers))
-        return lookup[self.provider, self.self_hosted.astype(int)]
+        # key = 2 * firm + self_hosted; firm NONE (-1) lands on the spare last entries
+        lookup = np.full(2 * (n_firms + 1), NONE, dtype=np.int64)
+        lookup[2 * offers.provider + offers.self_hosted] = np.arange(len(offers))
+        return lookup[2 * self.provider + self.self_hosted]
 
     def utilities(
         self, rows: np.ndarray, offers: Offers, current: np.ndarray, peer_share: np.ndarray
     ) -> np.ndarray:
         """Utility of each offer (columns) for the enterprises in `rows`, switching cost included."""
         c = self.cfg
-        need = self.need[rows, None]
-        value = 1.0 - np.exp(-c.kappa * offers.capability[None, :] / need)
-        u = c.b_value * value
-        u -= c.b_price * offers.price_usd_per_mtok[None, :] / self.value_usd_per_mtok[rows, None]
-        u += c.b_privacy * self.privacy_sensitivity[rows, None] * offers.privacy[None, :]
-        u += c.b_specialisation * offers.specialised[:, self.sector[rows]].T
-        u += c.b_peer * peer_share[:, offers.provider]
-        has_current = current >= 0
-        if has_current.any():
-            lock = np.where(has_current, offers.lock_in[np.maximum(current, 0)], 0.0)
-            cost = np.where(has_current, c.switching_cost + lock, 0.0)
-            is_current = np.arange(len(offers))[None, :] == current[:, None]
-            u -= cost[:, None] * ~is_current
+        # saturating value of capability: b_v * (1 - exp(-kappa * capability / need))
+        u = np.multiply.outer(self._kappa_over_need[rows], -offers.capability)
+        np.exp(u, out=u)
+        u *= -c.b_value
+        u += c.b_value
+        # price against what a million tokens is worth to this enterprise
+        u -= np.multiply.outer(self._b_price_over_value[rows], offers.price_usd_per_mtok)
+        if offers.privacy.any():
+            u += np.multiply.outer(self._b_privacy_sensitivity[rows], offers.privacy)
+        if offers.specialised.any():
+            u += c.b_specialisation * offers.specialised[:, self.sector[rows]].T
+        if c.b_peer:
+            u += c.b_peer * peer_share[:, offers.provider]
+        # every offer but the current one costs the switch (plus the current provider's lock-in)
+        has = np.flatnonzero(current >= 0)
+        if len(has):
+            cost = c.switching_cost + offers.lock_in[current[has]]
+            u[has] -= cost[:, None]
+            u[has, current[has]] += cost
         return u
 
     # ------------------------------------------------------------------ the month
@@ -171,8 +179,12 @@ class EnterprisePopulation:
             # capability 0 is (utility 0). Adopters choose among offers.
             outside = np.where(self.adopted[rows], -np.inf, 0.0)
             u = np.concatenate([u, outside[:, None]], axis=1)
-            prob = softmax(u, axis=1)  # log-sum-exp: safe at extreme utilities
-            choice = (prob.cumsum(axis=1) < rng.random(len(rows))[:, None]).sum(axis=1)
+            # Logit draw, safe at extreme utilities (log-sum-exp: subtract each row's maximum
+            # before exponentiating), by inverting the cumulative weights with one uniform.
+            u -= u.max(axis=1, keepdims=True)
+            np.exp(u, out=u)
+            np.cumsum(u, axis=1, out=u)
+            choice = (u < rng.random(len(rows))[:, None] * u[:, -1:]).sum(axis=1)
             choice = np.minimum(choice, len(offers))  # rounding at the top end
             chose_offer = choice < len(offers)
             picked = np.where(chose_offer, choice, 0)
