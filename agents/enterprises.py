@@ -92,8 +92,11 @@ class EnterprisePopulation:
         )
         # Constants of the monthly computation, computed once.
         self._kappa_over_need = cfg.kappa / self.need
-        self._b_price_over_value = cfg.b_price / self.value_usd_per_mtok
-        self._b_privacy_sensitivity = cfg.b_privacy * self.privacy_sensitivity
+        # the choice's per-enterprise coefficients; utilities are float32 (half the memory
+        # traffic of the rows x offers arrays, ample precision for choice probabilities)
+        self._kappa_over_need32 = self._kappa_over_need.astype(np.float32)
+        self._b_price_over_value32 = (cfg.b_price / self.value_usd_per_mtok).astype(np.float32)
+        self._b_privacy32 = (cfg.b_privacy * self.privacy_sensitivity).astype(np.float32)
         self._running_cost_per_mtok = (
             self.integration_cost * self.demand_weight * self.value_usd_per_mtok
         )
@@ -124,22 +127,24 @@ class EnterprisePopulation:
         """Utility of each offer (columns) for the enterprises in `rows`, switching cost included."""
         c = self.cfg
         # saturating value of capability: b_v * (1 - exp(-kappa * capability / need))
-        u = np.multiply.outer(self._kappa_over_need[rows], -offers.capability)
+        f32 = np.float32
+        u = np.multiply.outer(self._kappa_over_need32[rows], -offers.capability.astype(f32))
         np.exp(u, out=u)
-        u *= -c.b_value
-        u += c.b_value
+        u *= f32(-c.b_value)
+        u += f32(c.b_value)
         # price against what a million tokens is worth to this enterprise
-        u -= np.multiply.outer(self._b_price_over_value[rows], offers.price_usd_per_mtok)
+        price = offers.price_usd_per_mtok.astype(f32)
+        u -= np.multiply.outer(self._b_price_over_value32[rows], price)
         if offers.privacy.any():
-            u += np.multiply.outer(self._b_privacy_sensitivity[rows], offers.privacy)
+            u += np.multiply.outer(self._b_privacy32[rows], offers.privacy.astype(f32))
         if offers.specialised.any():
-            u += c.b_specialisation * offers.specialised[:, self.sector[rows]].T
+            u += f32(c.b_specialisation) * offers.specialised[:, self.sector[rows]].T
         if c.b_peer:
-            u += c.b_peer * peer_share[:, offers.provider]
+            u += (f32(c.b_peer) * peer_share.astype(f32))[:, offers.provider]
         # every offer but the current one costs the switch (plus the current provider's lock-in)
         has = np.flatnonzero(current >= 0)
         if len(has):
-            cost = c.switching_cost + offers.lock_in[current[has]]
+            cost = (c.switching_cost + offers.lock_in[current[has]]).astype(f32)
             u[has] -= cost[:, None]
             u[has, current[has]] += cost
         return u
@@ -201,10 +206,9 @@ class EnterprisePopulation:
             self.months_with_provider[moved] = 0
             self.negative_months[moved] = 0
             current[rows] = np.where(chose_offer, choice, NONE)
-        # Customers with no offer left (their provider exited and nothing was chosen) leave AI.
-        gone = current == NONE
-        self.provider[gone] = NONE
-        self.self_hosted[gone] = False
+        if not len(offers):  # nothing on offer at all: nobody can use AI this month
+            self.provider[:] = NONE
+            self.self_hosted[:] = False
         return self._use_and_churn(
             offers, current, demand_mtok_per_month, switched, new_adopters, len(rows), serve
         )

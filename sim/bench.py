@@ -34,7 +34,7 @@ def _model(enterprises: int, mean_degree: float, steps: int = 120):
     return AIEcosystemModel(cfg, rng=1)
 
 
-def decision_ms(enterprises: int, mean_degree: float = 20, repeats: int = 30) -> dict:
+def decision_ms(enterprises: int, mean_degree: float = 20, repeats: int = 60) -> dict:
     """Milliseconds for one monthly decision of the whole population (median of repeats),
     measured on the state of month 24 of a baseline run."""
     model = _model(enterprises, mean_degree, steps=24)
@@ -226,13 +226,13 @@ def run_benchmarks(quick: bool = False, progress=print) -> dict:
     progress("enterprise decision step ...")
     results["decision"] = [decision_ms(n, 20) for n in sizes]
     results["decision_1m_edges"] = decision_ms(50_000, 40)
-    per_agent_n = 5_000
-    per_agent = per_agent_decision_ms(per_agent_n, 20)
-    array_small = next(d for d in results["decision"] if d["enterprises"] == per_agent_n)
+    # the per-agent version on the same 50,000 enterprises and 1,000,000 edges
+    per_agent = per_agent_decision_ms(50_000, 40, repeats=1 if quick else 3)
     results["per_agent_mesa"] = {
-        "enterprises": per_agent_n,
+        "enterprises": 50_000,
+        "edges": results["decision_1m_edges"]["edges"],
         "ms_per_step": per_agent,
-        "speedup": per_agent / array_small["ms_per_step"],
+        "speedup": per_agent / results["decision_1m_edges"]["ms_per_step"],
     }
     progress("full runs ...")
     runs = [full_run_seconds(n) for n in sizes]

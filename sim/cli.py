@@ -226,7 +226,7 @@ def bench(
     )
     p = results["per_agent_mesa"]
     table.add_row(
-        f"per-agent Mesa decision, {p['enterprises']:,} enterprises",
+        f"per-agent Mesa decision, {p['enterprises']:,} enterprises, {p['edges']:,} edges",
         f"{p['ms_per_step']:.1f} ms ({p['speedup']:.0f}x slower)",
     )
     for r in results["full_run"]:
@@ -246,6 +246,93 @@ def bench(
     )
     console.print(table)
     console.print(f"machine: {results['machine']}; wrote {out}")
+
+
+@app.command()
+def viz(
+    scenario: Annotated[
+        str, typer.Option(help="Scenario the app opens with (see `aiecosim scenarios`).")
+    ] = "baseline",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(help="Random seed the app opens with.")] = 0,
+    enterprises: Annotated[
+        int, typer.Option(help="Simulated enterprise cohorts the app opens with.")
+    ] = 5000,
+) -> None:
+    """Serve the browser visualiser: pick a scenario, move the levers, step or play month by
+    month (a Mesa SolaraViz app; open the address it prints)."""
+    import errno
+    import os
+    import socket
+    import threading
+    import time
+
+    try:
+        load_config(scenario, overrides=[f"run.enterprises={enterprises}"])
+    except ConfigError as err:
+        fail(str(err))
+    if not 0 <= port <= 65535:
+        fail(f"--port {port}: must be in 0..65535")
+    # Bind before the slow imports, so a taken port fails at once with one line.
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            fail(f"port {port} on {host} is already in use; pick another with --port (0: any)")
+        fail(f"cannot listen on {host}:{port}: {err.strerror or err}")
+    sock.set_inheritable(True)
+    port = sock.getsockname()[1]
+    shown = "localhost" if host in ("", "0.0.0.0", "::") else host
+    url = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+    # The app reads these when a browser opens it; solara reads SOLARA_APP when it loads.
+    os.environ["AIECOSIM_VIZ_SCENARIO"] = scenario
+    os.environ["AIECOSIM_VIZ_SEED"] = str(seed)
+    os.environ["AIECOSIM_VIZ_ENTERPRISES"] = str(enterprises)
+    os.environ["SOLARA_APP"] = "aiecosim.app"
+    os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    console.print(f"starting the visualiser ({scenario}, seed {seed}) ...")
+    import uvicorn
+    from aiecosim.app import ensure_browser_assets  # loads the app: fails here, not in a browser
+
+    missing = ensure_browser_assets(log=lambda msg: console.print(msg, highlight=False))
+    if missing:
+        console.print(
+            f"[yellow]warning:[/] {', '.join(missing)} not cached: the page needs to reach "
+            "solara's CDN (cdn.jsdelivr.net) once to load them",
+            highlight=False,
+        )
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            "solara.server.starlette:app",
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=2,  # open browser tabs must not hold up Ctrl+C
+        )
+    )
+
+    def announce() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            console.print(f"aiecosim viz: open {url} (Ctrl+C stops the server)", highlight=False)
+
+    threading.Thread(target=announce, daemon=True).start()
+    server.run(sockets=[sock])
+    if not server.started:
+        fail("the server stopped before it could start (see the messages above)")
 
 
 def print_summary(summary: dict) -> None:

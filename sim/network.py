@@ -96,14 +96,14 @@ class AdoptionNetwork:
         This is the sparse product A[rows] @ P with P the one-hot provider matrix, evaluated
         the fast way for a one-hot P: gather the neighbours' providers and count them per row
         (provider -1, none, counts in a slot that is dropped)."""
-        a = self.adjacency if rows is None else self.adjacency[rows]
-        m = a.shape[0]
+        neighbours, lengths = self._neighbours_of(rows)
+        m = len(lengths)
         slots = n_providers + 1
-        neighbour_slot = provider[a.indices] + 1
-        row_base = np.repeat(np.arange(m, dtype=np.int64) * slots, np.diff(a.indptr))
+        neighbour_slot = provider[neighbours] + 1
+        row_base = np.repeat(np.arange(m, dtype=np.int64) * slots, lengths)
         counts = np.bincount(row_base + neighbour_slot, minlength=m * slots)
         inv = self._inv_degree if rows is None else self._inv_degree[rows]
-        return counts.reshape(m, slots)[:, 1:] * inv[:, None]
+        return counts.reshape(m, slots)[:, 1:] * inv[:, None].astype(np.float32)
 
     def adopting_neighbour_share(
         self, provider: np.ndarray, rows: np.ndarray | None = None
@@ -123,18 +123,27 @@ class AdoptionNetwork:
             changed = np.flatnonzero(adopted != last)
             if len(changed) <= self.n_nodes // 8:
                 if len(changed):
-                    sub = self.adjacency[changed]
+                    neighbours, lengths = self._neighbours_of(changed)
                     sign = np.where(adopted[changed], 1, -1)
-                    self._counts += np.bincount(
-                        sub.indices,
-                        weights=np.repeat(sign, np.diff(sub.indptr)),
-                        minlength=self.n_nodes,
-                    ).astype(np.int64)
-                    self._last_adopted = adopted.copy()
+                    np.add.at(self._counts, neighbours, np.repeat(sign, lengths))
+                    self._last_adopted[changed] = adopted[changed]
                 return self._counts
         self._counts = np.rint(self.adjacency @ adopted.astype(np.float32)).astype(np.int64)
         self._last_adopted = adopted.copy()
         return self._counts
+
+    def _neighbours_of(self, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The neighbour lists of `rows`, concatenated, and their lengths (a CSR row gather in
+        plain numpy: cheaper than scipy's fancy indexing for the few hundred or thousand rows
+        that change or decide in a month)."""
+        indptr, indices = self.adjacency.indptr, self.adjacency.indices
+        if rows is None:
+            return indices, np.diff(indptr)
+        starts = indptr[rows]
+        lengths = indptr[np.asarray(rows) + 1] - starts
+        ends = np.cumsum(lengths)
+        offsets = np.repeat(starts - (ends - lengths), lengths)
+        return indices[offsets + np.arange(ends[-1] if len(ends) else 0)], lengths
 
     def sample(self, max_nodes: int, rng: np.random.Generator) -> nx.Graph:
         """A connected-looking subgraph of at most `max_nodes` nodes for a picture: snowball
