@@ -28,16 +28,13 @@ from aiecosim.agents.strategy import ARCHETYPES
 from aiecosim.experiments.design import salib_problem
 from aiecosim.experiments.spec import ExperimentSpec
 from aiecosim.experiments.store import ResultsStore, StoreError, load_results
+from aiecosim.report import ARCHETYPE_COLOURS
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy.stats import binomtest
 from sklearn.tree import DecisionTreeClassifier
 
-COLOURS = {
-    "frontier_lab": "#c0392b",
-    "integrated_giant": "#2471a3",
-    "open_source_builder": "#229954",
-}
+COLOURS = ARCHETYPE_COLOURS
 
 
 def wilson(k: int, n: int) -> tuple[float, float, float]:
@@ -331,7 +328,7 @@ def heatmap_figure(runs: pd.DataFrame, x: str, y: str) -> Figure:
     _ticks(axes[3], winners, x, y)
     for (i, j), w in np.ndenumerate(winners.to_numpy()):
         axes[3].text(
-            j, i, str(w).split("_")[0], ha="center", va="center", fontsize=8, color="white"
+            j, i, str(w).replace("_", " "), ha="center", va="center", fontsize=8, color="white"
         )
     axes[3].set_title("most frequent winner")
     fig.tight_layout()
