@@ -53,6 +53,7 @@ class ModelBuilder(mesa.Agent):
         self.archetype = strategy.archetype
         self.firm_id = 0  # set by the model: index into its firm arrays
         self.cash_usd = cash_usd
+        self.cash_at_open_usd = cash_usd
         self.capital_raised_usd = 0.0
         self.released: list[ReleasedModel] = []
         self.training: TrainingRun | None = None
@@ -283,6 +284,7 @@ class ModelBuilder(mesa.Agent):
         self.cost_history.append(self.costs_usd)
 
     def open_books(self) -> None:
+        self.cash_at_open_usd = self.cash_usd
         self.revenue_usd = 0.0
         self.model_revenue_usd = 0.0
         self.costs_usd = 0.0

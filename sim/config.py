@@ -184,7 +184,9 @@ class BuildersConfig(_Section):
     )
     imitation_share: float = Field(0.3, ge=0, le=1)
     entrant_cash_share: float = Field(0.5, gt=0, le=10, description="of the preset's cash")
-    open_support_fee_share: float = Field(0.15, ge=0, le=1)
+    open_support_fee_share: float = Field(
+        0.15, ge=0, lt=1, description="share of self-hosting spend paid to the model's builder"
+    )
     min_training_share_of_target: float = Field(0.25, gt=0, le=1)
     max_firms: int = Field(200, ge=1, le=5000)
 

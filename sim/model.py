@@ -19,6 +19,7 @@ from aiecosim.agents.energy import EnergySupplier
 from aiecosim.agents.enterprises import Enterprise, EnterprisePopulation, Offers
 from aiecosim.agents.investors import Investor
 from aiecosim.agents.strategy import ARCHETYPES, Strategy
+from aiecosim.books import check_books
 from aiecosim.capability import CapabilityLaw
 from aiecosim.capital_market import CapitalMarket
 from aiecosim.compute_market import ComputeMarket
@@ -61,8 +62,11 @@ class AIEcosystemModel(mesa.Model):
     """Frontier labs, integrated giants and open-source builders competing for enterprises, in
     compute and energy markets, funded by investors whose sentiment can turn."""
 
-    def __init__(self, config: SimConfig | None = None, rng: int | None = None):
+    def __init__(
+        self, config: SimConfig | None = None, rng: int | None = None, check: bool = False
+    ):
         super().__init__(rng=rng)
+        self.check = check  # check the books after every month (aiecosim.books)
         t0 = time.perf_counter()
         self.cfg = cfg = config if config is not None else SimConfig()
         self.seed = rng
@@ -237,6 +241,8 @@ class AIEcosystemModel(mesa.Model):
 
         # 8. Outputs.
         self.metrics = self._measure(m, outcome)
+        if self.check:
+            check_books(self)
         self.datacollector.collect(self)
         self.month += 1
         if self.month >= cfg.run.steps:
@@ -334,7 +340,11 @@ class AIEcosystemModel(mesa.Model):
             )
             if b.open_weights:
                 self_host_hours = hours * e.self_host_overhead
-                self_host_price = self_host_hours * self.compute_market.price_usd_per_gpu_hour
+                # The enterprise rents the compute and pays the builder a support fee: the fee
+                # is a share of what it spends, the rest pays for the GPU-hours.
+                fee = self.cfg.builders.open_support_fee_share
+                compute_cost = self_host_hours * self.compute_market.price_usd_per_gpu_hour
+                self_host_price = compute_cost / (1 - fee)
                 rows.append(
                     (
                         b.firm_id,
@@ -697,6 +707,7 @@ class AIEcosystemModel(mesa.Model):
 
     def firm_table(self) -> pd.DataFrame:
         df = self.datacollector.get_agenttype_vars_dataframe(ModelBuilder).reset_index()
+        df = df.dropna(subset=["AgentID"])  # months before any builder existed
         if df.empty:
             return pd.DataFrame(columns=["month", "date", "firm_id", *FIRM_COLUMNS])
         ids = {b.unique_id: b.firm_id for b in self.builders}

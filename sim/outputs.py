@@ -36,12 +36,15 @@ def package_version() -> str:
 
 
 def run_model(
-    config: SimConfig, seed: int, on_step: Callable[[int, int], None] | None = None
+    config: SimConfig,
+    seed: int,
+    on_step: Callable[[int, int], None] | None = None,
+    check: bool = False,
 ) -> RunResult:
     from aiecosim.model import AIEcosystemModel
 
     t0 = time.perf_counter()
-    model = AIEcosystemModel(config, rng=seed)
+    model = AIEcosystemModel(config, rng=seed, check=check)
     steps = config.run.steps
     for k in range(steps):
         model.step()
