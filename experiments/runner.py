@@ -134,12 +134,22 @@ def local_backend(workers: int) -> Callable[[list[dict]], Iterator[dict]]:
     return execute
 
 
-def dask_backend(address: str) -> Callable[[list[dict]], Iterator[dict]]:
+class BackendError(RuntimeError):
+    """The compute backend cannot be used (a scheduler that does not answer, say)."""
+
+
+def dask_backend(address: str, timeout: str = "30s") -> Callable[[list[dict]], Iterator[dict]]:
     def execute(tasks: list[dict]) -> Iterator[dict]:
         from distributed import Client
         from distributed import as_completed as dask_completed
 
-        with Client(address, timeout="30s") as client:
+        try:
+            client = Client(address, timeout=timeout)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise BackendError(
+                f"cannot reach the Dask scheduler at {address!r} ({type(err).__name__}: {err})"
+            ) from None
+        with client:
             futures = client.map(run_task, tasks, pure=False)
             for future in dask_completed(futures):
                 yield future.result()

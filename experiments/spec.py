@@ -129,6 +129,17 @@ class ExperimentSpec(BaseModel):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _fields_at(loc: tuple) -> list[str]:
+    """Field names of the spec section at `loc` (for suggesting the key meant)."""
+    if not loc:
+        return list(ExperimentSpec.model_fields)
+    if loc[0] == "experiment":
+        return list(ExperimentInfo.model_fields)
+    if loc[0] == "parameters":
+        return list(Parameter.model_fields)
+    return []
+
+
 def _toml(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value)  # a TOML basic string
@@ -154,8 +165,12 @@ def parse_spec(data: dict[str, Any], source: str = "spec") -> ExperimentSpec:
     except ValidationError as err:
         first = err.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        if first["type"] == "extra_forbid" or first["type"] == "extra_forbidden":
-            raise ConfigError(f"{source}: unknown key {loc!r}") from None
+        if first["type"] == "extra_forbidden":
+            allowed = _fields_at(first["loc"][:-1])
+            raise ConfigError(
+                f"{source}: "
+                + _unknown(loc, first["loc"][-1], allowed).replace("unknown value", "unknown key")
+            ) from None
         if first["type"] == "value_error":
             raise ConfigError(f"{source}: {first['msg'].removeprefix('Value error, ')}") from None
         raise ConfigError(

@@ -2,6 +2,7 @@
 
 import filecmp
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,7 +57,10 @@ def test_shipped_specs_are_valid():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"experiment": {"name": "x", "desing": "grid"}}, "unknown key 'experiment.desing'"),
+        (
+            {"experiment": {"name": "x", "desing": "grid"}},
+            "experiment.desing: unknown key 'desing' (did you mean 'design'?)",
+        ),
         ({"parameters": {"capability.alpha": {"low": 0.1, "high": 0.3}}}, "a grid needs 'values'"),
         ({"parameters": {"capability.alpa": {"values": [0.1]}}}, "did you mean 'alpha'"),
         ({"parameters": {"capability.alpha": {"values": [-1.0]}}}, "capability.alpha = -1.0"),
@@ -69,7 +73,7 @@ def test_shipped_specs_are_valid():
 )
 def test_a_malformed_spec_names_the_field(change, message):
     data = {**TINY, **change}
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         parse_spec(data)
 
 
@@ -325,3 +329,49 @@ def test_cli_sweep_and_analyze(tmp_path):
     assert bad.exit_code == 2 and "not a parameter of this sweep" in bad.output
     bad = runner.invoke(app, ["analyze", str(tmp_path)])
     assert bad.exit_code == 2 and "not an aiecosim results folder" in bad.output
+
+
+def test_a_full_disk_stops_the_sweep_with_a_clear_error_and_a_readable_store(tmp_path, monkeypatch):
+    import errno
+
+    from aiecosim.cli import app
+    from typer.testing import CliRunner
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        '[experiment]\nname = "disk"\nreplicates = 3\nsteps = 6\nenterprises = 200\n'
+        '[parameters."capability.alpha"]\nvalues = [0.1, 0.3]\n'
+    )
+    real_write = ResultsStore.write_run
+    written = []
+
+    def filling_disk(self, rid, summary, monthly):
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(self, rid, summary, monthly)
+        written.append(rid)
+
+    monkeypatch.setattr(ResultsStore, "write_run", filling_disk)
+    out = tmp_path / "o"
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out), "--workers", "1"])
+    assert result.exit_code == 2 and "No space left on device" in result.output
+    assert "Traceback" not in result.output
+    runs, _ = load_results(out)  # what was stored is intact and readable
+    assert sorted(runs["run"]) == sorted(written)
+    monkeypatch.setattr(ResultsStore, "write_run", real_write)
+    again = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(out), "--workers", "1"])
+    assert again.exit_code == 0 and "2 already done" in again.output
+    assert len(load_results(out)[0]) == 6
+
+
+def test_an_unreachable_scheduler_is_a_clear_error():
+    from aiecosim.experiments.runner import BackendError, dask_backend
+
+    with pytest.raises(BackendError, match="cannot reach the Dask scheduler"):
+        list(dask_backend("tcp://127.0.0.1:9", timeout="2s")([{"run": "x"}]))
+
+
+def test_a_misspelt_spec_key_suggests_the_right_one():
+    data = {**TINY, "experiment": {**TINY["experiment"], "replicats": 2}}
+    with pytest.raises(ConfigError, match="did you mean 'replicates'"):
+        parse_spec(data)
