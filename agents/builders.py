@@ -53,7 +53,6 @@ class ModelBuilder(mesa.Agent):
         self.archetype = strategy.archetype
         self.firm_id = 0  # set by the model: index into its firm arrays
         self.cash_usd = cash_usd
-        self.cash_at_open_usd = cash_usd
         self.capital_raised_usd = 0.0
         self.released: list[ReleasedModel] = []
         self.training: TrainingRun | None = None
@@ -67,19 +66,11 @@ class ModelBuilder(mesa.Agent):
         self.alive = True
         self.entry_month = model.month
         self.exit_month: int | None = None
-        # this month's books
-        self.revenue_usd = 0.0  # all revenue booked: models, spare compute, external business
-        self.model_revenue_usd = 0.0  # from AI models: API tokens and self-hosting support
-        self.costs_usd = 0.0
-        self.funding_usd = 0.0
-        self.capex_usd = 0.0
         self.api_mtok = 0.0
-        self.last_inference_gpu_hours = 0.0
-        self.spare_gpu_hours_sold = 0.0
+        self.last_inference_gpu_hours = 0.0  # last month's, to price its own fleet's share
         self._own_training_hours = 0.0
         self._market_training_request = 0.0
-        self._own_gpu_hours_used = 0.0
-        self.spare_gpu_hours = 0.0
+        self.open_books()
         self.revenue_history: list[float] = []
         self.cost_history: list[float] = []
 
@@ -284,9 +275,10 @@ class ModelBuilder(mesa.Agent):
         self.cost_history.append(self.costs_usd)
 
     def open_books(self) -> None:
+        """Start the month's books at zero."""
         self.cash_at_open_usd = self.cash_usd
-        self.revenue_usd = 0.0
-        self.model_revenue_usd = 0.0
+        self.revenue_usd = 0.0  # all revenue booked: models, spare compute, external business
+        self.model_revenue_usd = 0.0  # from AI models: API tokens and self-hosting support
         self.costs_usd = 0.0
         self.funding_usd = 0.0
         self.capex_usd = 0.0

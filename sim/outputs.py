@@ -113,6 +113,7 @@ def summarise(model, model_df: pd.DataFrame, firms_df: pd.DataFrame) -> dict:
         "corrections": int(model_df["correction"].sum()),
         "entrants": int(model_df["entrants"].sum()),
         "exits": exits,
+        "events": model.events,  # entries, exits and valuation corrections, by month
     }
 
 
