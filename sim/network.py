@@ -1,42 +1,81 @@
 """Adoption network: who influences whom when enterprises choose an AI provider.
 
-Nodes are enterprises; an undirected edge means two enterprises see each other's choices
-(suppliers, partners, peers in a sector). The influence of provider k on enterprise i is the
-share of i's neighbours that use k,
+Mechanism (peer effects). Nodes are enterprises; an undirected edge i-j means the two see and
+copy each other's choices (suppliers, partners, peers in a sector). With A the n x n symmetric
+0/1 adjacency matrix, degree_i = sum_j A_ij, and provider_j in {-1 (none), 0, ..., K-1}, the
+influence of provider k on enterprise i is the share of i's neighbours that use k:
 
-    influence_ik = sum_j A_ij * [provider_j = k] / degree_i          dimensionless, in [0, 1]
+    influence_ik = (sum_j A_ij * 1[provider_j = k]) / degree_i       dimensionless, in [0, 1]
 
-computed for the rows that decide this month as one sparse matrix product A[rows] @ P, with P
-the n x K one-hot matrix of current providers (evaluated as a gather and a count, which is what
-the product reduces to for a one-hot P). The share of neighbours using any provider,
-A @ adopted / degree, drives the hazard of trying AI at all; it is updated month to month from
-the few enterprises whose adoption changed.
+(0 for a node with no neighbours). For the rows that decide in a month it is computed as one
+sparse matrix product, A[rows] @ P, with P the n x K sparse one-hot provider matrix
+(P_jk = 1[provider_j = k]), each row then divided by its degree. Since row j of P holds its
+single 1 in column provider_j, the product is evaluated by composing indices: A[rows] with
+each column index j replaced by provider_j, duplicates summed (the same numbers as scipy's
+sparse-sparse product, about 4x faster). The share of neighbours that use any provider,
+adopting_i = sum_k influence_ik = (A @ 1[provider >= 0])_i / degree_i, drives the hazard of
+trying AI at all (Bass imitation term).
 
-Graph kinds, all drawn from the model's numpy Generator and built directly as a scipy CSR
-matrix with vectorised numpy (networkx's generators build Python dicts and take seconds at
-50,000 nodes):
+Graph kinds (NETWORK_KINDS), every random draw from the numpy Generator given, built directly
+as a scipy CSR matrix by vectorised numpy (networkx's generators plus the conversion to CSR
+take 2 to 12 s at 50,000 nodes and 500,000 edges; these take well under a second):
 
-- small_world: Watts-Strogatz: a ring lattice with k = mean_degree neighbours, each edge
-  rewired to a random node with probability rewire_prob.
-- scale_free: Chung-Lu graph with BA-like expected degrees w_i proportional to (i + i0)^(-1/2)
-  (degree distribution P(k) ~ k^-3, as Barabasi-Albert), mean degree as asked.
-- sector_blocks: stochastic block model over the enterprises' sectors: a share
-  within_sector_share of each node's edges stays inside its sector, the rest goes anywhere.
+- small_world: Watts-Strogatz. A ring lattice in which each node links to its k/2 nearest
+  neighbours on each side (k = mean_degree rounded, halves up, to an even number >= 2); each
+  lattice edge (u, v) has its far end v replaced by a uniformly random node other than u
+  with probability rewire_prob.
+- scale_free: Barabasi-Albert preferential attachment with m = max(1, round(mean_degree / 2))
+  edges per new node, starting from a star on m + 1 nodes: a new node links to an existing
+  node with probability proportional to its degree (P(k) ~ k^-3 tail, mean degree ~ 2m). It
+  is the "repeated nodes" algorithm: the first 1,000 nodes one by one with m distinct targets
+  (as networkx), the rest vectorised (each new edge copies a uniformly drawn earlier slot of
+  the repeated-nodes list; chains of copies resolved by pointer jumping). Node ids are
+  shuffled afterwards so that hubs are not the lowest ids.
+- sector_blocks: stochastic block model over the enterprises' sectors (10 equal blocks if no
+  sectors are given). Expected degree mean_degree, of which a share within_sector_share lies
+  inside the node's own sector: the number of within-sector edges of each sector is drawn
+  from a binomial over its node pairs (p = within_sector_share * mean_degree / (size - 1)),
+  the number of between-sector edges from a binomial over all between-sector pairs; their
+  endpoints are drawn uniformly (one end anywhere, the other outside its sector). A sector
+  too small for its share (size - 1 < within_sector_share * mean_degree) fills up instead;
+  with a single sector every edge is inside it.
 
-Self loops and duplicate edges are dropped, so realised mean degrees are a little below the
-requested ones on small or dense graphs. `graph` gives the networkx view, built on demand.
+Self loops and duplicate edges are dropped, so realised mean degrees are slightly below the
+requested ones on small or dense graphs; a mean degree that the node count cannot hold is
+capped, not refused (at most n - 1, and the generators' own limits), so that a model of one
+or a few enterprises runs with the default mean degree; mean_degree 0 gives no edges.
+`graph` gives the networkx view, built on first use; `sample` a small connected-looking
+subgraph for pictures.
 """
 
 from __future__ import annotations
+
+import math
+from numbers import Integral
 
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
 NETWORK_KINDS = ("small_world", "scale_free", "sector_blocks")
+DEFAULT_SECTORS = 10  # equal blocks used by sector_blocks when no sectors are given
+BA_EXACT_PREFIX = 1000  # scale_free: nodes added one by one before the vectorised growth
 
 
 class AdoptionNetwork:
+    """The enterprises' peer network and the influence shares read off it.
+
+    influence_ik = (sum_j A_ij * 1[provider_j = k]) / degree_i: the share of node i's
+    neighbours that use provider k, dimensionless in [0, 1], 0 for an isolated node. It is
+    evaluated as one sparse product A[rows] @ P, P the n x K sparse one-hot provider matrix,
+    divided row by row by degree_i (`neighbour_shares`). Its sum over k, the share of
+    neighbours using any provider, is `adopting_neighbour_share`.
+
+    Attributes: n_nodes; kind (one of NETWORK_KINDS); adjacency, an n x n symmetric
+    scipy.sparse.csr_matrix of float32 ones with no self loops and sorted indices; degree, the
+    int64 number of neighbours of each node. See the module docstring for the graph kinds.
+    """
+
     def __init__(
         self,
         n_nodes: int,
@@ -48,74 +87,117 @@ class AdoptionNetwork:
         within_sector_share: float = 0.8,
     ) -> None:
         if kind not in NETWORK_KINDS:
-            raise ValueError(f"kind: unknown value {kind!r}; allowed: {', '.join(NETWORK_KINDS)}")
-        if n_nodes < 1:
-            raise ValueError(f"n_nodes = {n_nodes}: must be at least 1")
-        if mean_degree < 0:
-            raise ValueError(f"mean_degree = {mean_degree}: must be >= 0")
+            raise ValueError(f"kind = {kind!r} is unknown; allowed: {', '.join(NETWORK_KINDS)}")
+        if isinstance(n_nodes, bool) or not isinstance(n_nodes, Integral) or n_nodes < 1:
+            raise ValueError(f"n_nodes = {n_nodes!r}: must be an integer >= 1")
+        if not math.isfinite(mean_degree) or mean_degree < 0:
+            raise ValueError(
+                f"mean_degree = {mean_degree!r}: must be finite and >= 0 "
+                f"(values above n_nodes - 1 = {n_nodes - 1} are capped there)"
+            )
         if not 0 <= rewire_prob <= 1:
-            raise ValueError(f"rewire_prob = {rewire_prob}: must be in [0, 1]")
+            raise ValueError(f"rewire_prob = {rewire_prob!r}: must be in [0, 1]")
         if not 0 <= within_sector_share <= 1:
-            raise ValueError(f"within_sector_share = {within_sector_share}: must be in [0, 1]")
-        if sectors is not None and len(sectors) != n_nodes:
-            raise ValueError(f"sectors has {len(sectors)} entries; n_nodes is {n_nodes}")
+            raise ValueError(f"within_sector_share = {within_sector_share!r}: must be in [0, 1]")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, not {type(rng).__name__}")
+        if sectors is not None:
+            sectors = np.asarray(sectors)
+            if sectors.ndim != 1 or len(sectors) != n_nodes:
+                raise ValueError(
+                    f"sectors has shape {sectors.shape}: must be one sector per node, "
+                    f"shape ({n_nodes},)"
+                )
+        n_nodes = int(n_nodes)
         self.n_nodes = n_nodes
         self.kind = kind
-        mean_degree = min(mean_degree, n_nodes - 1)  # a small world cannot be denser
+        self.mean_degree = float(mean_degree)  # as asked; the realised one is degree.mean()
+        k = min(float(mean_degree), n_nodes - 1.0)  # more neighbours than nodes: capped
+
         if kind == "small_world":
-            u, v = _small_world(n_nodes, mean_degree, rewire_prob, rng)
+            u, v = _small_world(n_nodes, k, float(rewire_prob), rng)
         elif kind == "scale_free":
-            u, v = _scale_free(n_nodes, mean_degree, rng)
+            u, v = _scale_free(n_nodes, k, rng)
         else:
             if sectors is None:
-                sectors = np.arange(n_nodes) * 10 // n_nodes
-            u, v = _sector_blocks(np.asarray(sectors), mean_degree, within_sector_share, rng)
+                sectors = np.arange(n_nodes) * DEFAULT_SECTORS // n_nodes
+            u, v = _sector_blocks(sectors, k, float(within_sector_share), rng)
         self.adjacency = _symmetric_csr(n_nodes, u, v)
-        self.degree = np.diff(self.adjacency.indptr)
-        self._inv_degree = 1.0 / np.maximum(self.degree, 1)
+        self.degree = np.diff(self.adjacency.indptr).astype(np.int64)
+        self._inv_degree = 1.0 / np.maximum(self.degree, 1)  # isolated nodes: share 0
         self._graph: nx.Graph | None = None
+        # adopting_neighbour_share keeps its neighbour counts between calls (see there)
         self._last_adopted: np.ndarray | None = None
-        self._counts = np.zeros(n_nodes, dtype=np.int64)
+        self._adopting = np.zeros(n_nodes, dtype=np.int64)
 
     @property
     def n_edges(self) -> int:
+        """Number of undirected edges."""
         return int(self.adjacency.nnz // 2)
 
     @property
     def graph(self) -> nx.Graph:
+        """The network as a networkx Graph (built from the adjacency on first use, cached;
+        a few seconds at a million edges)."""
         if self._graph is None:
             self._graph = nx.from_scipy_sparse_array(self.adjacency)
         return self._graph
 
-    # ------------------------------------------------------------------ influence
+    # ---------------------------------------------------------------------------- influence
     def neighbour_shares(
         self, provider: np.ndarray, n_providers: int, rows: np.ndarray | None = None
     ) -> np.ndarray:
-        """(rows x n_providers) share of each row's neighbours using each provider.
+        """influence_ik = (A[rows] @ P)_ik / degree_i for each row i and provider k.
 
-        This is the sparse product A[rows] @ P with P the one-hot provider matrix, evaluated
-        the fast way for a one-hot P: gather the neighbours' providers and count them per row
-        (provider -1, none, counts in a slot that is dropped)."""
-        neighbours, lengths = self._neighbours_of(rows)
-        m = len(lengths)
-        slots = n_providers + 1
-        neighbour_slot = provider[neighbours] + 1
-        row_base = np.repeat(np.arange(m, dtype=np.int64) * slots, lengths)
-        counts = np.bincount(row_base + neighbour_slot, minlength=m * slots)
-        inv = self._inv_degree if rows is None else self._inv_degree[rows]
-        return counts.reshape(m, slots)[:, 1:] * inv[:, None].astype(np.float32)
+        provider: int array of length n_nodes, -1 for no provider, else 0..n_providers-1.
+        rows: node indices (default all nodes). Returns a dense float64 array,
+        (len(rows) or n_nodes) x n_providers; a row whose node has no neighbours is all zeros.
+
+        One sparse product, the adjacency rows times the one-hot provider matrix P
+        (P_jk = 1[provider_j = k], with an extra column for "no provider" that is dropped).
+        Row j of P has its single 1 in column provider_j, so the product A[rows] @ P is the
+        CSR matrix A[rows] with each column index j replaced by provider_j, duplicates summed
+        (which toarray does): the same numbers as scipy's sparse-sparse product, 4x faster."""
+        provider = self._check_provider(provider)
+        if isinstance(n_providers, bool) or not isinstance(n_providers, Integral):
+            raise ValueError(f"n_providers = {n_providers!r}: must be an integer >= 0")
+        k = int(n_providers)
+        if k < 0:
+            raise ValueError(f"n_providers = {k}: must be >= 0")
+        if len(provider) and (provider.min() < -1 or provider.max() >= k):
+            raise ValueError(
+                f"provider holds values in {int(provider.min())}..{int(provider.max())}: "
+                f"must be -1 (none) or in 0..{k - 1} (n_providers = {k})"
+            )
+        column = np.where(provider >= 0, provider, k).astype(np.int32)  # none: column k
+        if rows is None:
+            block, inv = self.adjacency, self._inv_degree
+        else:
+            rows = self._check_rows(rows)
+            block, inv = self.adjacency[rows], self._inv_degree[rows]
+        product = sp.csr_matrix(
+            (block.data, column[block.indices], block.indptr), shape=(block.shape[0], k + 1)
+        )
+        counts = product.toarray()  # float32 integer counts (exact below 2**24)
+        return counts[:, :k] * inv[:, None]
 
     def adopting_neighbour_share(
         self, provider: np.ndarray, rows: np.ndarray | None = None
     ) -> np.ndarray:
-        """Share of each row's neighbours that use any provider, A @ adopted / degree.
+        """adopting_i = (A @ 1[provider >= 0])_i / degree_i: the share of each row's
+        neighbours that use any provider (float64, 0 for an isolated node); equal to the row
+        sums of `neighbour_shares`.
 
-        Month to month only a few enterprises start or stop using AI, so the counts are kept
-        and updated from the rows of those that changed (exact integer counts, identical to
-        recomputing them); a large change recomputes them with one sparse product."""
+        Month to month only a few enterprises start or stop using AI, so the neighbour counts
+        are kept between calls and updated from the neighbour lists of the nodes whose
+        adoption changed since the last call (exact integer counts, identical to recomputing
+        them); when more than an eighth changed they are recomputed by one sparse product."""
+        provider = self._check_provider(provider)
         counts = self._adopting_counts(provider >= 0)
-        share = counts * self._inv_degree
-        return share if rows is None else share[rows]
+        if rows is None:
+            return counts * self._inv_degree
+        rows = self._check_rows(rows)
+        return counts[rows] * self._inv_degree[rows]
 
     def _adopting_counts(self, adopted: np.ndarray) -> np.ndarray:
         last = self._last_adopted
@@ -123,97 +205,190 @@ class AdoptionNetwork:
             changed = np.flatnonzero(adopted != last)
             if len(changed) <= self.n_nodes // 8:
                 if len(changed):
-                    neighbours, lengths = self._neighbours_of(changed)
+                    block = self.adjacency[changed]
                     sign = np.where(adopted[changed], 1, -1)
-                    np.add.at(self._counts, neighbours, np.repeat(sign, lengths))
-                    self._last_adopted[changed] = adopted[changed]
-                return self._counts
-        self._counts = np.rint(self.adjacency @ adopted.astype(np.float32)).astype(np.int64)
+                    np.add.at(self._adopting, block.indices, np.repeat(sign, np.diff(block.indptr)))
+                    last[changed] = adopted[changed]
+                return self._adopting
+        product = self.adjacency @ adopted.astype(np.float32)
+        self._adopting = np.rint(product).astype(np.int64)
         self._last_adopted = adopted.copy()
-        return self._counts
+        return self._adopting
 
-    def _neighbours_of(self, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """The neighbour lists of `rows`, concatenated, and their lengths (a CSR row gather in
-        plain numpy: cheaper than scipy's fancy indexing for the few hundred or thousand rows
-        that change or decide in a month)."""
-        indptr, indices = self.adjacency.indptr, self.adjacency.indices
-        if rows is None:
-            return indices, np.diff(indptr)
-        starts = indptr[rows]
-        lengths = indptr[np.asarray(rows) + 1] - starts
-        ends = np.cumsum(lengths)
-        offsets = np.repeat(starts - (ends - lengths), lengths)
-        return indices[offsets + np.arange(ends[-1] if len(ends) else 0)], lengths
+    def _check_provider(self, provider: np.ndarray) -> np.ndarray:
+        provider = np.asarray(provider)
+        if provider.shape != (self.n_nodes,) or not np.issubdtype(provider.dtype, np.integer):
+            raise ValueError(
+                f"provider has shape {provider.shape} and dtype {provider.dtype}: must be one "
+                f"integer per node, shape ({self.n_nodes},)"
+            )
+        return provider
 
+    def _check_rows(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        if rows.size == 0:
+            return rows.astype(np.intp)
+        if rows.dtype == bool or not np.issubdtype(rows.dtype, np.integer) or rows.ndim != 1:
+            raise ValueError(f"rows has dtype {rows.dtype}: must be a 1-d array of node indices")
+        return rows
+
+    # ------------------------------------------------------------------------------- picture
     def sample(self, max_nodes: int, rng: np.random.Generator) -> nx.Graph:
-        """A connected-looking subgraph of at most `max_nodes` nodes for a picture: snowball
-        outward from a few random seeds (breadth first), keeping the original node ids."""
+        """The subgraph induced on at most `max_nodes` nodes, for a picture, keeping the node
+        ids. Nodes are gathered by a snowball (breadth first, up to 6 random neighbours of
+        each node reached) from random seed nodes, a new seed whenever a snowball stops, so
+        the sample keeps neighbourhoods and has edges, unlike a uniform sample."""
+        max_nodes = int(max_nodes)
+        if max_nodes < 0:
+            raise ValueError(f"max_nodes = {max_nodes}: must be >= 0")
         if self.n_nodes <= max_nodes:
             return self.graph.copy()
-        chosen: list[int] = []
-        seen = np.zeros(self.n_nodes, dtype=bool)
         indptr, indices = self.adjacency.indptr, self.adjacency.indices
+        seen = np.zeros(self.n_nodes, dtype=bool)
+        chosen: list[int] = []
+        seeds = iter(rng.permutation(self.n_nodes).tolist())
         frontier: list[int] = []
+        head = 0
         while len(chosen) < max_nodes:
-            if not frontier:
-                seed = int(rng.integers(self.n_nodes))
-                if seen[seed]:
-                    continue
+            if head == len(frontier):  # snowball stopped: start another from a fresh seed
+                seed = next(s for s in seeds if not seen[s])
                 seen[seed] = True
                 chosen.append(seed)
-                frontier = [seed]
+                frontier, head = [seed], 0
                 continue
-            node = frontier.pop(0)
+            node = frontier[head]
+            head += 1
             neighbours = indices[indptr[node] : indptr[node + 1]]
-            for j in rng.permutation(neighbours)[:6]:  # a few per node: a broad sample
+            for j in rng.permutation(neighbours)[:6].tolist():
                 if not seen[j] and len(chosen) < max_nodes:
                     seen[j] = True
-                    chosen.append(int(j))
-                    frontier.append(int(j))
-        sub = self.adjacency[chosen][:, chosen]
-        graph = nx.from_scipy_sparse_array(sub)
-        return nx.relabel_nodes(graph, dict(enumerate(chosen)))
+                    chosen.append(j)
+                    frontier.append(j)
+        nodes = np.sort(np.array(chosen, dtype=np.int64))
+        graph = nx.from_scipy_sparse_array(self.adjacency[nodes][:, nodes])
+        return nx.relabel_nodes(graph, dict(enumerate(nodes.tolist())))
 
 
-# ---------------------------------------------------------------------- generators
+# ---------------------------------------------------------------------------------- builders
 def _symmetric_csr(n: int, u: np.ndarray, v: np.ndarray) -> sp.csr_matrix:
+    """Symmetric 0/1 float32 CSR from edge lists, self loops and duplicate edges dropped."""
     keep = u != v
-    u, v = u[keep], v[keep]
-    rows = np.concatenate([u, v])
-    cols = np.concatenate([v, u])
+    u, v = u[keep].astype(np.int32), v[keep].astype(np.int32)
+    rows, cols = np.concatenate([u, v]), np.concatenate([v, u])
     a = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, n))
-    a.sum_duplicates()
-    a.data[:] = 1.0  # duplicate edges count once
+    a.sum_duplicates()  # sorts the indices within each row, sums repeated entries
+    a.data[:] = 1.0  # an edge drawn twice counts once
     return a
 
 
+def _round_half_up(x: float) -> int:
+    return math.floor(x + 0.5)  # 2.5 -> 3 (Python's round gives 2: 5 and 3 would both be 4)
+
+
+def _no_edges() -> tuple[np.ndarray, np.ndarray]:
+    empty = np.zeros(0, dtype=np.int64)
+    return empty, empty
+
+
 def _small_world(n: int, k: float, p: float, rng: np.random.Generator):
-    half = max(1, int(round(k / 2))) if n > 2 and k >= 1 else 0
-    u = np.repeat(np.arange(n), half)
-    v = (u + np.tile(np.arange(1, half + 1), n)) % n
-    rewire = rng.random(len(v)) < p
-    v[rewire] = rng.integers(0, n, int(rewire.sum()))
+    """Watts-Strogatz: ring lattice with k/2 neighbours each side, far ends rewired w.p. p."""
+    if n < 2 or k <= 0:
+        return _no_edges()
+    half = min(max(1, _round_half_up(k / 2)), n // 2)  # k even >= 2; at most the complete graph
+    u = np.repeat(np.arange(n, dtype=np.int64), half)
+    v = (u + np.tile(np.arange(1, half + 1, dtype=np.int64), n)) % n
+    rewire = np.flatnonzero(rng.random(len(v)) < p)
+    v[rewire] = (u[rewire] + rng.integers(1, n, len(rewire))) % n  # any node but u itself
     return u, v
 
 
 def _scale_free(n: int, k: float, rng: np.random.Generator):
-    n_edges = int(round(n * k / 2))
-    weight = (np.arange(n) + 1.0) ** -0.5
-    weight /= weight.sum()
-    ends = rng.choice(n, size=(2, n_edges), p=weight)
-    perm = rng.permutation(n)  # hubs anywhere, not only at the lowest ids
-    return perm[ends[0]], perm[ends[1]]
+    """Barabasi-Albert, m = max(1, round(k / 2)) edges per new node, from a star on nodes
+    0..m, by the repeated-nodes algorithm: the list holds each node once per edge end, and a
+    new node's targets are drawn uniformly from it (probability proportional to degree).
+
+    Edge e fills slots 2e (its new node) and 2e + 1 (its target) of the list. The first
+    BA_EXACT_PREFIX nodes are added one by one with m distinct targets, as networkx does
+    (drawn with replacement early on, repeats would inflate the first hubs' weight and double
+    the maximum degree). The rest, vectorised: an edge of node t copies a uniform slot among
+    the 2 * m * (t - m) written before t; slot 2e' is a known node, slot 2e' + 1 is the target
+    of an earlier edge e', resolved by pointer jumping. The rare repeat there becomes a
+    duplicate edge and is dropped."""
+    if n < 2 or k <= 0:
+        return _no_edges()
+    m = min(max(1, _round_half_up(k / 2)), n - 1)
+    n_edges = m * (n - m)  # the star's m edges, then m for each new node
+    repeated = [end for e in range(m) for end in (0, e + 1)]  # slot 2e: 0, slot 2e + 1: e + 1
+    for t in range(m + 1, min(n, BA_EXACT_PREFIX)):
+        chosen: dict[int, None] = {}  # insertion-ordered set: reproducible
+        while len(chosen) < m:
+            for x in rng.integers(0, len(repeated), m - len(chosen)).tolist():
+                chosen[repeated[x]] = None
+        for node in chosen:
+            repeated += (t, node)
+    ends = np.array(repeated, dtype=np.int64)
+    source = np.empty(n_edges, dtype=np.int64)
+    target = np.full(n_edges, -1, dtype=np.int64)
+    first = len(ends) // 2  # edges laid down so far
+    source[:first], target[:first] = ends[0::2], ends[1::2]
+    new_node = n - (n_edges - first) // m + np.arange(n_edges - first, dtype=np.int64) // m
+    source[first:] = new_node
+    slot = rng.integers(0, 2 * m * (new_node - m))
+    earlier = slot >> 1
+    copies = (slot & 1).astype(bool)
+    target[first:][~copies] = source[earlier[~copies]]
+    pointer = np.arange(n_edges, dtype=np.int64)
+    pointer[first:][copies] = earlier[copies]
+    todo = first + np.flatnonzero(copies)
+    while len(todo):  # pointers point strictly back, so chains end; jumping halves them
+        ahead = pointer[todo]
+        found = target[ahead]
+        done = found >= 0
+        target[todo[done]] = found[done]
+        todo = todo[~done]
+        pointer[todo] = pointer[ahead[~done]]
+    relabel = rng.permutation(n)  # hubs anywhere, not at the lowest ids
+    return relabel[source], relabel[target]
 
 
 def _sector_blocks(sectors: np.ndarray, k: float, within: float, rng: np.random.Generator):
+    """Stochastic block model: per sector a binomial number of within-sector edges with
+    expected within-degree within * k, plus a binomial number of between-sector edges with
+    expected between-degree (1 - within) * k; endpoints uniform (the second end of a
+    between-sector edge uniform outside the first end's sector)."""
     n = len(sectors)
-    n_edges = int(round(n * k / 2))
-    order = np.argsort(sectors, kind="stable")
-    labels, start, size = np.unique(sectors[order], return_index=True, return_counts=True)
-    block_of = np.searchsorted(labels, sectors)
-    u = rng.integers(0, n, n_edges)
-    inside = rng.random(n_edges) < within
-    b = block_of[u]
-    v_inside = order[start[b] + (rng.random(n_edges) * size[b]).astype(np.int64)]
-    v_anywhere = rng.integers(0, n, n_edges)
-    return u, np.where(inside, v_inside, v_anywhere)
+    if n < 2 or k <= 0:
+        return _no_edges()
+    order = np.argsort(sectors, kind="stable")  # nodes grouped by sector
+    ordered = sectors[order]
+    new_block = np.empty(n, dtype=bool)
+    new_block[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new_block[1:])
+    start = np.flatnonzero(new_block)  # first position of each block in `order`
+    size = np.diff(np.append(start, n))
+    block_at = np.cumsum(new_block) - 1  # block of the node at each position of `order`
+    n_blocks = len(size)
+    if n_blocks == 1:  # one sector: nowhere else for edges to go
+        within = 1.0
+
+    # within-sector edges
+    pairs = size * (size - 1) // 2
+    p_in = np.minimum(1.0, within * k / np.maximum(size - 1, 1))
+    count = rng.binomial(pairs, np.where(pairs > 0, p_in, 0.0))
+    block = np.repeat(np.arange(n_blocks), count)
+    s = size[block]
+    first = rng.integers(0, s)
+    second = (first + 1 + rng.integers(0, s - 1)) % s  # any other node of the block
+    u_in, v_in = order[start[block] + first], order[start[block] + second]
+
+    # between-sector edges
+    between_pairs = (n * n - int((size * size).sum())) // 2
+    expected = n * (1.0 - within) * k / 2
+    if between_pairs == 0 or expected <= 0:
+        return u_in, v_in
+    count = rng.binomial(between_pairs, min(1.0, expected / between_pairs))
+    at = rng.integers(0, n, count)
+    b = block_at[at]
+    other = rng.integers(0, n - size[b])
+    other += np.where(other >= start[b], size[b], 0)  # skip over the first end's own block
+    return np.concatenate([u_in, order[at]]), np.concatenate([v_in, order[other]])
