@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from aiecosim.books import BooksError
 from aiecosim.config import ConfigError, list_scenarios, load_config
 from rich.console import Console
 from rich.table import Table
@@ -56,6 +57,9 @@ def run(
         Path | None, typer.Option(help="Output folder [runs/<scenario>-<seed>].")
     ] = None,
     report: Annotated[bool, typer.Option(help="Draw report.png.")] = True,
+    check: Annotated[
+        bool, typer.Option(help="Check the books every month; stop at the first violation.")
+    ] = False,
 ) -> None:
     """Simulate one scenario and write model.parquet, firms.parquet, run.json and report.png."""
     from aiecosim.outputs import run_model, write_run
@@ -73,9 +77,18 @@ def run(
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"--out {str(out_dir)!r} exists and is not a folder")
     with console.status(f"simulating {cfg.scenario.name} ({cfg.run.steps} months)...") as status:
-        result = run_model(
-            cfg, seed, on_step=lambda k, n: status.update(f"simulating month {k}/{n}")
-        )
+        try:
+            result = run_model(
+                cfg,
+                seed,
+                on_step=lambda k, n: status.update(f"simulating month {k}/{n}"),
+                check=check,
+            )
+        except BooksError as err:
+            err_console.print(
+                f"[bold red]books do not balance:[/] {err}", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(1) from None
     try:
         write_run(result, out_dir, figure=report)
     except OSError as err:
@@ -100,7 +113,7 @@ def sweep(
     import os
 
     from aiecosim import __version__
-    from aiecosim.experiments.runner import dask_backend, local_backend, run_sweep
+    from aiecosim.experiments.runner import BackendError, dask_backend, local_backend, run_sweep
     from aiecosim.experiments.spec import load_spec
     from aiecosim.experiments.store import StoreError
     from rich.progress import (
@@ -142,10 +155,14 @@ def sweep(
 
         try:
             report = run_sweep(parsed, out_dir, backend, progress, package_version=__version__)
-        except StoreError as err:
+        except (StoreError, BackendError) as err:
             fail(str(err))
         except OSError as err:
-            fail(f"cannot write to {str(out_dir)!r}: {err.strerror or err}")
+            # a full disk or an unwritable folder: every file already there stays readable
+            fail(
+                f"cannot write to {str(out_dir)!r}: {err.strerror or err}; the runs already "
+                "stored are intact, and the same command resumes once it can write"
+            )
     console.print(
         f"{report.total} runs: {report.skipped} already done, {report.ran} ran, "
         f"{report.failed} failed, in {report.seconds:.1f} s -> {out_dir}"
@@ -302,8 +319,13 @@ def viz(
     os.environ["SOLARA_APP"] = "aiecosim.app"
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     console.print(f"starting the visualiser ({scenario}, seed {seed}) ...")
+    import warnings
+
     import uvicorn
-    from aiecosim.app import ensure_browser_assets  # loads the app: fails here, not in a browser
+    from aiecosim.app import (  # loads the app: a broken app fails here, not in a browser
+        ensure_browser_assets,
+        stop_all_models,
+    )
 
     missing = ensure_browser_assets(log=lambda msg: console.print(msg, highlight=False))
     if missing:
@@ -329,10 +351,18 @@ def viz(
         if server.started:
             console.print(f"aiecosim viz: open {url} (Ctrl+C stops the server)", highlight=False)
 
+    # solara's note on cookies over plain http is for deployments behind a proxy, not for this.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     threading.Thread(target=announce, daemon=True).start()
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down on Ctrl+C, then raises it again
+        pass
+    finally:
+        stop_all_models()  # models still playing would keep the process alive
     if not server.started:
         fail("the server stopped before it could start (see the messages above)")
+    console.print("aiecosim viz: stopped")
 
 
 def print_summary(summary: dict) -> None:
