@@ -29,6 +29,7 @@ class ReleasedModel:
     training_flop: float
     open_weights: bool
     release_month: int
+    training_cost_usd: float = 0.0  # what the run cost: market hours at their price, own at energy
 
 
 @dataclass
@@ -37,6 +38,7 @@ class TrainingRun:
     months_needed: int
     gpu_hours_total: float
     progress_months: float = 0.0
+    spend_usd: float = 0.0
 
     @property
     def gpu_hours_per_month(self) -> float:
@@ -194,8 +196,12 @@ class ModelBuilder(mesa.Agent):
             return
         market_hours = self._market_training_request * granted_share
         own_hours = self._own_training_hours
-        self.costs_usd += market_hours * self.model.compute_market.price_usd_per_gpu_hour
-        self.costs_usd += own_hours * self._own_marginal_cost_usd_per_gpu_hour()
+        spend_usd = (
+            market_hours * self.model.compute_market.price_usd_per_gpu_hour
+            + own_hours * self._own_marginal_cost_usd_per_gpu_hour()
+        )
+        self.costs_usd += spend_usd
+        run.spend_usd += spend_usd
         self._own_gpu_hours_used = own_hours
         self.model.training_gpu_hours += market_hours
         run.progress_months += (own_hours + market_hours) / run.gpu_hours_per_month
@@ -214,7 +220,20 @@ class ModelBuilder(mesa.Agent):
         )
         capability = law.capability(run.flop, self.model.month, multiplier)
         self.released.append(
-            ReleasedModel(capability, run.flop, self.open_weights, self.model.month)
+            ReleasedModel(capability, run.flop, self.open_weights, self.model.month, run.spend_usd)
+        )
+        self.model.events.append(
+            {
+                "month": self.model.month,
+                "event": "release",
+                "firm_id": self.firm_id,
+                "name": self.name,
+                "archetype": self.archetype,
+                "open_weights": self.open_weights,
+                "capability": capability,
+                "training_flop": run.flop,
+                "training_cost_usd": run.spend_usd,
+            }
         )
         self.last_training_flop = run.flop
         self.training = None

@@ -219,6 +219,79 @@ def analyze(
 
 
 @app.command()
+def validate(
+    seeds: Annotated[int, typer.Option(help="Number of seeds (1..N) to run.")] = 10,
+    scenario: Annotated[str, typer.Option(help="Scenario to hold against the facts.")] = "baseline",
+    config: Annotated[Path | None, typer.Option(help="TOML file of overrides.")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one value: key.path=value (repeatable)."),
+    ] = None,
+    enterprises: Annotated[int | None, typer.Option(help="Simulated enterprise cohorts.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local worker processes [all cores].")] = None,
+    out: Annotated[Path, typer.Option(help="Markdown file of the table.")] = Path("validation.md"),
+) -> None:
+    """Run a scenario over N seeds and compare it with the stylised facts of the sources."""
+    import os
+
+    from aiecosim import __version__
+    from aiecosim.experiments.validation import markdown
+    from aiecosim.experiments.validation import validate as run_validation
+
+    if seeds < 1:
+        fail(f"--seeds {seeds}: must be at least 1")
+    if workers is not None and workers < 1:
+        fail(f"--workers {workers}: must be at least 1")
+    overrides = list(overrides or [])
+    if enterprises is not None:
+        overrides.append(f"run.enterprises={enterprises}")
+    try:
+        cfg = load_config(scenario, config, overrides)
+    except ConfigError as err:
+        fail(str(err))
+    seed_list = list(range(1, seeds + 1))
+    with console.status(f"running {scenario} over {seeds} seeds"):
+        table, _ = run_validation(
+            seed_list, config=cfg, workers=min(seeds, workers or os.cpu_count() or 1)
+        )
+    text = markdown(table, seed_list, scenario, __version__)
+    try:
+        _write_text_atomic(out, text)
+    except OSError as err:
+        fail(f"cannot write {str(out)!r}: {err.strerror or err}")
+    view = Table(show_header=True, header_style="bold", title=f"{scenario}: stylised facts")
+    for column in ("fact", "band", "unit", "mean", "p10 - p90", "verdict"):
+        view.add_column(
+            column,
+            justify="right" if column in ("mean", "p10 - p90") else "left",
+            no_wrap=column == "fact",
+        )
+    for r in table.itertuples():
+        view.add_row(
+            r.fact,
+            r.band,
+            r.unit,
+            _short(r.mean),
+            f"{_short(r.p10)} - {_short(r.p90)}",
+            "[green]pass[/]" if r.passed else "[red]FAIL[/]",
+        )
+    console.print(view)
+    console.print(f"{int(table['passed'].sum())} of {len(table)} facts pass; wrote {out}")
+
+
+def _short(x: float) -> str:
+    from aiecosim.experiments.validation import fmt
+
+    return fmt(float(x))
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+@app.command()
 def bench(
     quick: Annotated[bool, typer.Option(help="Smaller sizes, fewer repeats.")] = False,
     out: Annotated[Path, typer.Option(help="JSON file of the results.")] = Path("bench.json"),

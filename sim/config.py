@@ -61,7 +61,7 @@ def _default_suppliers() -> list[SupplierConfig]:
         ("renewables + storage", "renewables_storage", 520_000, 10, 18, 0.02, 55, 0.012),
         ("nuclear", "nuclear", 310_000, 14, 96, 0.0, 110, 0.002),
         ("coal", "coal", 1_200_000, 45, 48, 0.95, 95, 0.0),
-        ("gas combined cycle", "gas", 1_000_000, 70, 30, 0.37, 85, 0.004),
+        ("gas combined cycle", "gas", 1_000_000, 70, 60, 0.37, 85, 0.004),
         ("gas peakers", "gas_peaker", 200_000, 130, 18, 0.55, 160, 0.004),
         ("oil and imports", "oil", 150_000, 190, 12, 0.75, 230, 0.0),
         ("on-site gas for data centres", "gas", 20_000, 85, 12, 0.45, 100, 0.03),
@@ -81,9 +81,9 @@ def _default_suppliers() -> list[SupplierConfig]:
 
 class EnergyConfig(_Section):
     base_load_twh_per_year: float = Field(29_000, ge=0, description="non-data-centre demand")
-    base_load_growth_per_year: float = Field(0.025, ge=-0.5, le=1)
+    base_load_growth_per_year: float = Field(0.033, ge=-0.5, le=1)
     non_ai_dc_twh_per_year: float = Field(370, ge=0, description="conventional data centres")
-    non_ai_dc_growth_per_year: float = Field(0.03, ge=-0.5, le=1)
+    non_ai_dc_growth_per_year: float = Field(0.09, ge=-0.5, le=1)
     marginal_cost_growth_per_year: float = Field(0.0, ge=-0.5, le=2)
     scarcity_threshold: float = Field(
         0.92, gt=0, lt=1, description="utilisation where premium starts"
@@ -96,9 +96,9 @@ class EnergyConfig(_Section):
 
 class ComputeConfig(_Section):
     installed_gpus_h100e: float = Field(4.0e6, ge=0, description="rentable accelerators at start")
-    gpu_production_h100e_per_month: float = Field(300_000, ge=0)
+    gpu_production_h100e_per_month: float = Field(700_000, ge=0)
     gpu_production_growth_per_year: float = Field(0.5, ge=-0.9, le=10)
-    gpu_life_months: int = Field(60, gt=0)
+    gpu_life_months: int = Field(48, gt=0)
     capex_usd_per_h100e: float = Field(40_000, gt=0, description="chip plus data-centre share")
     price_performance_doubling_months: float = Field(24, gt=0)
     power_kw_per_h100e: float = Field(1.4, gt=0, description="all-in, cooling included")
@@ -108,7 +108,7 @@ class ComputeConfig(_Section):
     dc_power_growth_per_year: float = Field(0.2, ge=-0.9, le=10)
     target_utilisation: float = Field(0.8, gt=0, lt=1)
     scarcity_multiplier: float = Field(2.0, ge=0)
-    cloud_markup: float = Field(0.35, ge=0)
+    cloud_markup: float = Field(0.5, ge=0)
     training_flop_per_gpu_hour: float = Field(1.4e18, gt=0)
     inference_flop_per_gpu_hour: float = Field(4.0e17, gt=0)
 
@@ -147,7 +147,7 @@ class EnterpriseConfig(_Section):
     switching_cost: float = Field(1.0, ge=0)
     bass_p: float = Field(0.005, ge=0, le=1)
     bass_q: float = Field(0.05, ge=0, le=1)
-    ramp_months: float = Field(12.0, gt=0, description="months to realise full value")
+    ramp_months: float = Field(15.0, gt=0, description="months to realise full value")
     integration_cost_median: float = Field(
         0.6, ge=0, description="monthly cost of running AI, per unit of base demand x value"
     )

@@ -655,6 +655,10 @@ class AIEcosystemModel(mesa.Model):
         out["frontier_capability"] = frontier
         out["best_open_capability"] = best_open
         out["open_lag_months"] = self._open_lag_months(frontier, best_open)
+        # Largest training run released so far, any firm (exited ones included): the scale trend.
+        out["frontier_training_flop"] = max(
+            (r.training_flop for b in builders for r in b.released), default=0.0
+        )
         api = ~self._offers.self_hosted
         mtok = outcome.mtok_by_offer[api].sum()
         out["token_price_usd_per_mtok"] = (
@@ -671,6 +675,7 @@ class AIEcosystemModel(mesa.Model):
         out["dc_grid_share"] = (
             dc_mw / self.energy.served_mw if self.energy.served_mw > 0 else float("nan")
         )
+        out["grid_demand_twh_per_year"] = self.energy.demand_mw * HOURS_PER_YEAR / 1e6
         n = self.enterprises.n
         adopters = outcome.adopters
         out["adoption_rate"] = adopters / n
@@ -734,6 +739,7 @@ _METRIC_NAMES = [
     "frontier_capability",
     "best_open_capability",
     "open_lag_months",
+    "frontier_training_flop",
     "token_price_usd_per_mtok",
     "compute_price_usd_per_gpu_hour",
     "energy_price_usd_per_mwh",
@@ -742,6 +748,7 @@ _METRIC_NAMES = [
     "usable_gpus_h100e",
     "dc_energy_twh_per_year",
     "dc_grid_share",
+    "grid_demand_twh_per_year",
     "adoption_rate",
     "adopters_positive_roi_share",
     "churn_rate",
