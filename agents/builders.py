@@ -74,6 +74,7 @@ class ModelBuilder(mesa.Agent):
         self._market_training_request = 0.0
         self.open_books()
         self.revenue_history: list[float] = []
+        self.model_revenue_history: list[float] = []  # AI models only: what rivals can imitate
         self.cost_history: list[float] = []
 
     # ------------------------------------------------------------------ what it offers
@@ -291,6 +292,7 @@ class ModelBuilder(mesa.Agent):
     def close_books(self) -> None:
         self.cash_usd += self.revenue_usd - self.costs_usd
         self.revenue_history.append(self.revenue_usd)
+        self.model_revenue_history.append(self.model_revenue_usd)
         self.cost_history.append(self.costs_usd)
 
     def open_books(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
+import numpy as np
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
@@ -62,6 +63,38 @@ class Strategy:
     def variant(self, name: str, **changes) -> Strategy:
         """A new strategy equal to this one except for `changes`."""
         return dataclasses.replace(self, name=name, **changes)
+
+    def traits(self) -> dict[str, float]:
+        """The values of the traits that evolve (`EVOLVING_TRAITS`)."""
+        return {t: float(getattr(self, t)) for t in EVOLVING_TRAITS}
+
+    def mutate(self, rng: np.random.Generator, sd: float) -> Strategy:
+        """A copy with each evolving trait perturbed: multiplied by exp(sd * N(0, 1)), or for
+        `scale_orientation` (a position on 0..1) shifted by sd * N(0, 1); then clipped to the
+        trait's range. The name stays: a mutant belongs to its parent's lineage. Always draws
+        one normal per trait, so the random stream does not depend on `sd`."""
+        shocks = rng.standard_normal(len(EVOLVING_TRAITS))
+        if sd <= 0:
+            return self
+        changes = {}
+        for shock, (trait, (low, high)) in zip(shocks, EVOLVING_TRAITS.items(), strict=True):
+            value = float(getattr(self, trait))
+            moved = (
+                value + sd * shock if trait == "scale_orientation" else value * np.exp(sd * shock)
+            )
+            changes[trait] = float(np.clip(moved, low, high))
+        return dataclasses.replace(self, **changes)
+
+
+#: The traits an entrant inherits from the firm it imitates, each with the range a mutant stays
+#: in. Assets (cash, fleets, plants) and the archetype are not traits: they come with entry.
+EVOLVING_TRAITS: dict[str, tuple[float, float]] = {
+    "markup": (0.0, 20.0),  # price over inference cost
+    "training_share": (0.01, 5.0),  # of cash committed to the next run
+    "scale_growth_per_run": (1.0, 10.0),  # next run's FLOP over the last
+    "efficiency_rd_share": (0.0, 1.0),  # of spending on serving efficiency
+    "scale_orientation": (0.0, 1.0),  # 1 = pure scale bet (what scale investors look for)
+}
 
 
 PRESETS: dict[str, Strategy] = {

@@ -122,6 +122,16 @@ def run_task(task: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------- backends
+def parallel_map(function: Callable[[object], object], tasks: list, workers: int) -> list:
+    """`function` over `tasks` in order, on a spawn process pool when `workers` > 1. Each
+    result depends only on its task, so the list is the same for any worker count."""
+    if workers <= 1 or len(tasks) <= 1:
+        return [function(t) for t in tasks]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+        return list(pool.map(function, tasks))
+
+
 def local_backend(workers: int) -> Callable[[list[dict]], Iterator[dict]]:
     def execute(tasks: list[dict]) -> Iterator[dict]:
         # spawn: workers start clean (no threads or state inherited from this process)

@@ -13,14 +13,13 @@ A measure that needs a month the run did not reach returns NaN, and its fact fai
 from __future__ import annotations
 
 import math
-import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from aiecosim.config import SimConfig, load_config
+from aiecosim.experiments.runner import parallel_map
 from aiecosim.outputs import RunResult, run_model
 
 
@@ -265,12 +264,7 @@ def validate(
     """
     config = config or load_config(scenario, overrides=list(overrides))
     tasks = [(config.model_dump(mode="json"), int(s)) for s in seeds]
-    if workers > 1 and len(tasks) > 1:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            rows = list(pool.map(_measure_seed, tasks))
-    else:
-        rows = [_measure_seed(t) for t in tasks]
+    rows = parallel_map(_measure_seed, tasks, workers)
     per_run = pd.DataFrame(rows)
     per_run.insert(0, "seed", [int(s) for s in seeds])
     return fact_table(per_run), per_run

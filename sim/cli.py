@@ -279,6 +279,126 @@ def validate(
     console.print(f"{int(table['passed'].sum())} of {len(table)} facts pass; wrote {out}")
 
 
+@app.command()
+def tournament(
+    strategies: Annotated[
+        Path | None,
+        typer.Option(help="TOML file defining strategy variants ([strategies.NAME] base=...)."),
+    ] = None,
+    only: Annotated[
+        str | None, typer.Option(help="Comma-separated strategies to play [all defined].")
+    ] = None,
+    scenario: Annotated[
+        str, typer.Option(help="World the pairs play in (see `aiecosim scenarios`).")
+    ] = "baseline",
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one value: key.path=value (repeatable)."),
+    ] = None,
+    seeds: Annotated[int, typer.Option(help="Replicate runs per pair.")] = 20,
+    seed: Annotated[
+        int, typer.Option(help="Tournament seed (replicate seeds derive from it).")
+    ] = 0,
+    residents: Annotated[int, typer.Option(help="Incumbents of the resident strategy.")] = 5,
+    hold_ratio: Annotated[
+        float,
+        typer.Option(
+            help="Takes hold: revenue (last 12 months) at least this times the average resident's."
+        ),
+    ] = 1.0,
+    steps: Annotated[int | None, typer.Option(help="Months per run.")] = None,
+    enterprises: Annotated[int, typer.Option(help="Simulated enterprise cohorts.")] = 2000,
+    workers: Annotated[int | None, typer.Option(help="Local worker processes [all cores].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder [tournaments/<scenario>].")
+    ] = None,
+) -> None:
+    """Pairwise invasion table: can one small newcomer with strategy A take hold in a market
+    dominated by strategy B? A probability over seeds with 95% intervals, for every pair."""
+    import os
+
+    from aiecosim.experiments.tournament import Tournament, plot_invasion, strategies_in
+    from aiecosim.experiments.tournament import play as play_tournament
+    from aiecosim.outputs import _atomic_write
+
+    if seeds < 1:
+        fail(f"--seeds {seeds}: must be at least 1")
+    if residents < 1:
+        fail(f"--residents {residents}: must be at least 1")
+    if not hold_ratio > 0:
+        fail(f"--hold-ratio {hold_ratio}: must be above 0")
+    if workers is not None and workers < 1:
+        fail(f"--workers {workers}: must be at least 1")
+    if strategies is not None and not strategies.is_file():
+        fail(f"--strategies {str(strategies)!r}: no such file")
+    sets = list(overrides or []) + [f"run.enterprises={enterprises}"]
+    if steps is not None:
+        sets.append(f"run.steps={steps}")
+    try:
+        known = strategies_in(scenario, strategies, sets)
+        names = known
+        if only is not None:
+            names = [n.strip() for n in only.split(",") if n.strip()]
+            for name in names:
+                if name not in known:
+                    raise ConfigError(
+                        f"--only: unknown strategy {name!r}; allowed: {', '.join(known)}"
+                    )
+            if not names:
+                raise ConfigError("--only: give at least one strategy name")
+        spec = Tournament(
+            tuple(dict.fromkeys(names)),
+            scenario,
+            None if strategies is None else str(strategies),
+            tuple(sets),
+            residents,
+            seeds,
+            seed,
+            hold_ratio,
+        )
+        spec.config(names[0], names[0])  # the pair worlds validate too
+    except ConfigError as err:
+        fail(str(err))
+    out_dir = out if out is not None else Path("tournaments") / scenario
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(f"--out {str(out_dir)!r} exists and is not a folder")
+    pairs = len(spec.strategies) ** 2
+    n_workers = min(pairs * seeds, workers or os.cpu_count() or 1)
+    with console.status(f"{pairs} pairs x {seeds} seeds in {scenario} on {n_workers} workers"):
+        table, runs = play_tournament(spec, n_workers)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_write(out_dir / "invasion.csv", lambda p: table.to_csv(p, index=False))
+        _atomic_write(out_dir / "runs.csv", lambda p: runs.to_csv(p, index=False))
+        _atomic_write(
+            out_dir / "invasion.png",
+            lambda p: plot_invasion(
+                table,
+                p,
+                f"Invasion: P(take hold), {scenario}, {seeds} seeds, {residents} residents",
+            ),
+        )
+    except OSError as err:
+        fail(f"cannot write to {str(out_dir)!r}: {err.strerror or err}")
+    view = Table(
+        show_header=True,
+        header_style="bold",
+        title=f"P(newcomer takes hold) [95% interval], {scenario}: rows invade columns",
+    )
+    view.add_column("invader \\ resident")
+    for b in spec.strategies:
+        view.add_column(b.replace("_", " "), justify="center")
+    cells = table.set_index(["invader", "resident"])
+    for a in spec.strategies:
+        row = [a.replace("_", " ")]
+        for b in spec.strategies:
+            r = cells.loc[(a, b)]
+            row.append(f"{r.p_take_hold:.2f} [{r.p_take_hold_lo:.2f}-{r.p_take_hold_hi:.2f}]")
+        view.add_row(*row)
+    console.print(view)
+    console.print(f"wrote {out_dir / 'invasion.csv'}, runs.csv and invasion.png")
+
+
 def _short(x: float) -> str:
     from aiecosim.experiments.validation import fmt
 

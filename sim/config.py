@@ -168,6 +168,9 @@ class NetworkConfig(_Section):
 class BuilderCohort(_Section):
     strategy: str = Field(min_length=1)
     count: int = Field(ge=0, le=1000)
+    entrant: bool = Field(
+        False, description="start as a newcomer: an entrant's share of assets and no model yet"
+    )
 
 
 class BuildersConfig(_Section):
@@ -183,6 +186,9 @@ class BuildersConfig(_Section):
         default_factory=lambda: {"frontier_lab": 0.2, "open_source_builder": 0.8}
     )
     imitation_share: float = Field(0.3, ge=0, le=1)
+    mutation_sd: float = Field(
+        0.1, ge=0, le=2, description="log-scale spread of an imitator's traits around its model's"
+    )
     entrant_cash_share: float = Field(0.5, gt=0, le=10, description="of the preset's cash")
     open_support_fee_share: float = Field(
         0.15, ge=0, lt=1, description="share of self-hosting spend paid to the model's builder"

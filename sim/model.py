@@ -18,7 +18,7 @@ from aiecosim.agents.builders import ModelBuilder, ReleasedModel
 from aiecosim.agents.energy import EnergySupplier
 from aiecosim.agents.enterprises import Enterprise, EnterprisePopulation, Offers
 from aiecosim.agents.investors import Investor
-from aiecosim.agents.strategy import ARCHETYPES, Strategy
+from aiecosim.agents.strategy import ARCHETYPES, EVOLVING_TRAITS, Strategy
 from aiecosim.books import check_books
 from aiecosim.capability import CapabilityLaw
 from aiecosim.capital_market import CapitalMarket
@@ -122,7 +122,7 @@ class AIEcosystemModel(mesa.Model):
         self.builders: list[ModelBuilder] = []
         for cohort in cfg.builders.initial:
             for _ in range(cohort.count):
-                self._add_builder(self.strategies[cohort.strategy], entrant=False)
+                self._add_builder(self.strategies[cohort.strategy], entrant=cohort.entrant)
         self.enterprises = EnterprisePopulation(cfg.run.enterprises, cfg.enterprises, self.rng)
         self.network = AdoptionNetwork(
             cfg.run.enterprises,
@@ -565,7 +565,7 @@ class AIEcosystemModel(mesa.Model):
         for _ in range(arrivals):
             if len(self.builders) >= b.max_firms:
                 break
-            strategy = self._entrant_strategy()
+            strategy, parent = self._entrant_strategy()
             if strategy is None:
                 break
             builder = self._add_builder(strategy, entrant=True)
@@ -577,23 +577,32 @@ class AIEcosystemModel(mesa.Model):
                     "firm_id": builder.firm_id,
                     "name": builder.name,
                     "strategy": strategy.name,
+                    "imitated_firm_id": parent.firm_id if parent is not None else None,
+                    "traits": strategy.traits(),
                 }
             )
 
-    def _entrant_strategy(self) -> Strategy | None:
-        """Copy the most successful survivor with probability `imitation_share`; otherwise draw
-        from the configured strategy shares."""
+    def _entrant_strategy(self) -> tuple[Strategy | None, ModelBuilder | None]:
+        """Replicator-like imitation: with probability `imitation_share` the entrant copies a
+        survivor drawn with probability proportional to its last 12 months of model revenue (so a
+        strategy's chance of being copied is its share of the AI market; a giant's other
+        businesses are not part of what an entrant can copy), with each evolving trait
+        mutated (`mutation_sd`). Otherwise it draws a fresh strategy from the configured shares.
+        Returns the strategy and the firm imitated (None for a fresh draw)."""
         b = self.cfg.builders
         draw = self.rng.random()
         alive = self.alive_builders()
         if alive and draw < b.imitation_share:
-            best = max(alive, key=lambda x: sum(x.revenue_history[-12:]))
-            return best.strategy
+            fitness = np.array([max(0.0, sum(x.model_revenue_history[-12:])) for x in alive])
+            if fitness.sum() > 0:
+                parent = alive[int(self.rng.choice(len(alive), p=fitness / fitness.sum()))]
+                return parent.strategy.mutate(self.rng, b.mutation_sd), parent
         names = [n for n, w in b.entrant_strategy_shares.items() if w > 0]
         if not names:
-            return None
+            return None, None
         weights = np.array([b.entrant_strategy_shares[n] for n in names])
-        return self.strategies[names[int(self.rng.choice(len(names), p=weights / weights.sum()))]]
+        pick = names[int(self.rng.choice(len(names), p=weights / weights.sum()))]
+        return self.strategies[pick], None
 
     def _create_investors(self) -> list[Investor]:
         inv = self.cfg.investors
@@ -682,6 +691,8 @@ class AIEcosystemModel(mesa.Model):
         out["adopters_positive_roi_share"] = outcome.positive_return / adopters if adopters else 0.0
         out["churn_rate"] = outcome.churned / adopters if adopters else 0.0
         out["switch_rate"] = outcome.switched / adopters if adopters else 0.0
+        # What a provider calls churn: customers lost this month, to a rival or to no AI at all.
+        out["provider_churn_rate"] = out["churn_rate"] + out["switch_rate"]
         out["cum_ai_capex_usd"] = self.cum_ai_capex_usd
         out["cum_ai_revenue_usd"] = self.cum_ai_revenue_usd
         out["ai_revenue_usd_per_year"] = self.month_ai_revenue_usd * 12
@@ -705,6 +716,56 @@ class AIEcosystemModel(mesa.Model):
         return out
 
     # ================================================================== tables
+    def strategy_table(self, firms: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The strategy mix by month: for each lineage (a strategy and its mutants) the firms
+        alive, their share of model revenue and of customers, and the revenue-weighted mean of
+        each evolving trait (a plain mean while the lineage earns nothing)."""
+        firms = self.firm_table() if firms is None else firms
+        columns = [
+            "month",
+            "date",
+            "strategy",
+            "archetype",
+            "firms_alive",
+            "revenue_share",
+            "customer_share",
+            *(f"mean_{t}" for t in EVOLVING_TRAITS),
+        ]
+        alive = firms[firms["alive"]]
+        if alive.empty:
+            return pd.DataFrame(columns=columns)
+        traits = pd.DataFrame(
+            [{"firm_id": b.firm_id, **b.strategy.traits()} for b in self.builders]
+        )
+        df = alive[
+            ["month", "date", "firm_id", "strategy", "archetype", "model_revenue_usd", "customers"]
+        ].merge(traits, on="firm_id")
+        # Weight by revenue; a lineage with no revenue this month gets equal weights.
+        revenue = df.groupby(["month", "strategy"])["model_revenue_usd"].transform("sum")
+        df["w"] = np.where(revenue > 0, df["model_revenue_usd"], 1.0)
+        for t in EVOLVING_TRAITS:
+            df[f"w_{t}"] = df["w"] * df[t]
+        g = df.groupby(["month", "strategy"], sort=True)
+        out = g.agg(
+            date=("date", "first"),
+            archetype=("archetype", "first"),
+            firms_alive=("firm_id", "size"),
+            revenue_usd=("model_revenue_usd", "sum"),
+            customers=("customers", "sum"),
+            w=("w", "sum"),
+            **{f"w_{t}": (f"w_{t}", "sum") for t in EVOLVING_TRAITS},
+        ).reset_index()
+        month_revenue = out.groupby("month")["revenue_usd"].transform("sum")
+        month_customers = out.groupby("month")["customers"].transform("sum")
+        out["revenue_share"] = np.where(month_revenue > 0, out["revenue_usd"] / month_revenue, 0.0)
+        out["customer_share"] = np.where(
+            month_customers > 0, out["customers"] / month_customers, 0.0
+        )
+        for t in EVOLVING_TRAITS:
+            out[f"mean_{t}"] = out[f"w_{t}"] / out["w"]
+        out["firms_alive"] = out["firms_alive"].astype("int64")
+        return out[columns]
+
     def model_table(self) -> pd.DataFrame:
         df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
         df["date"] = pd.to_datetime(df["date"])
@@ -753,6 +814,7 @@ _METRIC_NAMES = [
     "adopters_positive_roi_share",
     "churn_rate",
     "switch_rate",
+    "provider_churn_rate",
     "cum_ai_capex_usd",
     "cum_ai_revenue_usd",
     "ai_revenue_usd_per_year",

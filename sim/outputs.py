@@ -2,7 +2,8 @@
 
 `run_model` drives an `AIEcosystemModel` to the end and returns a `RunResult`: the monthly model
 table, the firm-by-month table and a run summary (who survived, the winner, exits). `write_run`
-puts them in a folder as model.parquet, firms.parquet, run.json and report.png, each written to a
+puts them in a folder as model.parquet, firms.parquet, strategies.parquet (the strategy mix
+by month), run.json and report.png, each written to a
 temporary name and renamed, so an interrupted write never leaves half a file.
 """
 
@@ -27,6 +28,7 @@ class RunResult:
     firms: pd.DataFrame
     summary: dict
     config: SimConfig = field(repr=False)
+    strategies: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
 
 def package_version() -> str:
@@ -56,7 +58,7 @@ def run_model(
     summary["wall_seconds"] = round(time.perf_counter() - t0, 3)
     summary["setup_seconds"] = round(model.setup_seconds, 3)
     summary["seed"] = seed
-    return RunResult(model_df, firms_df, summary, config)
+    return RunResult(model_df, firms_df, summary, config, model.strategy_table(firms_df))
 
 
 def summarise(model, model_df: pd.DataFrame, firms_df: pd.DataFrame) -> dict:
@@ -137,6 +139,9 @@ def write_run(result: RunResult, out_dir: str | Path, figure: bool = True) -> Pa
     out.mkdir(parents=True, exist_ok=True)
     _atomic_write(out / "model.parquet", lambda p: result.model.to_parquet(p, index=False))
     _atomic_write(out / "firms.parquet", lambda p: result.firms.to_parquet(p, index=False))
+    _atomic_write(
+        out / "strategies.parquet", lambda p: result.strategies.to_parquet(p, index=False)
+    )
     record = {**result.summary, "config": result.config.model_dump(mode="json")}
     _atomic_write(
         out / "run.json", lambda p: p.write_text(json.dumps(record, indent=2, default=str))
