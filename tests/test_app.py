@@ -137,7 +137,7 @@ def test_viz_model_builds_its_config_from_scenario_and_levers():
     assert cfg.run.enterprises == 400 and model.enterprises.n == 400
     assert cfg.capability.alpha == pytest.approx(0.25)
     assert cfg.capability.open_distillation_multiplier == pytest.approx(9.0)
-    assert cfg.enterprises.switching_cost == pytest.approx(3.0)  # the scenario's, untouched
+    assert cfg.enterprises.switching_cost == pytest.approx(5.0)  # the scenario's, untouched
     assert model.seed == 7
     assert viz.parse_seed(" 12 ") == 12 and viz.parse_seed("abc") == viz.parse_seed("abc")
 

@@ -1,0 +1,198 @@
+"""Comparative statics: does each scenario move the outputs the way economics says it should?
+
+Each `Expectation` names a scenario, a measure of a run, and the direction the scenario should
+move it against the baseline. Both worlds run on the same seeds (common random numbers: the same
+enterprises, network and shocks), so the test is paired: a one-sided Wilcoxon signed-rank test
+on the per-seed differences, the effect shown when p < 0.05. Not one seed: a replicate set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from aiecosim.experiments.runner import parallel_map
+from scipy.stats import wilcoxon
+
+
+@dataclass(frozen=True)
+class Expectation:
+    scenario: str
+    key: str
+    direction: str  # "+": the scenario raises the measure; "-": it lowers it
+    measure: str
+    why: str
+
+
+EXPECTATIONS: tuple[Expectation, ...] = (
+    Expectation(
+        "energy-crunch",
+        "energy_price",
+        "+",
+        "mean energy price, USD/MWh",
+        "slow grid build-out and dearer fuel push up the merit order",
+    ),
+    Expectation(
+        "energy-crunch",
+        "compute_price",
+        "+",
+        "mean compute price, USD/GPU-hour",
+        "energy is a cost of every GPU-hour, and power caps usable chips",
+    ),
+    Expectation(
+        "energy-crunch",
+        "frontier_2030",
+        "-",
+        "frontier capability at month 60",
+        "power-capped compute slows the largest training runs",
+    ),
+    Expectation(
+        "scaling-plateau",
+        "open_gap",
+        "-",
+        "frontier minus best open capability",
+        "strong diminishing returns push every model toward the same ceiling",
+    ),
+    Expectation(
+        "scaling-plateau",
+        "open_lag",
+        "-",
+        "open-weights lag, months",
+        "the frontier's head start should be worth fewer months",
+    ),
+    Expectation(
+        "scaling-plateau",
+        "frontier_lab_share",
+        "-",
+        "frontier labs' revenue share",
+        "a scale bet that buys little capability should earn less",
+    ),
+    Expectation(
+        "open-surge",
+        "open_share",
+        "+",
+        "open-source builders' customer share",
+        "cheaper, nearly-as-good open models should win customers",
+    ),
+    Expectation(
+        "open-surge",
+        "token_price",
+        "-",
+        "mean token price, USD/Mtok",
+        "efficient open models undercut the market price",
+    ),
+    Expectation(
+        "funding-winter",
+        "exits",
+        "+",
+        "firms that exit",
+        "builders that counted on the next round run out of cash",
+    ),
+    Expectation(
+        "funding-winter",
+        "sentiment",
+        "-",
+        "mean investor sentiment",
+        "impatient investors sour sooner on revenue far below capex",
+    ),
+    Expectation(
+        "lock-in",
+        "hhi",
+        "+",
+        "mean revenue HHI over the run",
+        "customers stay with the incumbents that hold them",
+    ),
+    Expectation(
+        "lock-in",
+        "provider_churn",
+        "-",
+        "customers lost by providers per month",
+        "switching costs keep customers where they are",
+    ),
+)
+
+
+def measures(model: pd.DataFrame, summary: dict) -> dict[str, float]:
+    """The measures the expectations are stated in, from one run's monthly table."""
+    return {
+        "energy_price": float(model["energy_price_usd_per_mwh"].mean()),
+        "compute_price": float(model["compute_price_usd_per_gpu_hour"].mean()),
+        "frontier_2030": float(model["frontier_capability"].iloc[min(60, len(model) - 1)]),
+        "open_gap": float(
+            (model["frontier_capability"] - model["best_open_capability"]).iloc[12:].mean()
+        ),
+        "open_lag": float(model["open_lag_months"].iloc[12:].mean()),
+        "frontier_lab_share": float(model["share_revenue_frontier_lab"].mean()),
+        "open_share": float(model["share_customers_open_source_builder"].mean()),
+        "token_price": float(model["token_price_usd_per_mtok"].iloc[12:].mean()),
+        "exits": float(len(summary["exits"])),
+        "sentiment": float(model["sentiment"].mean()),
+        "hhi": float(model["hhi_revenue"].mean()),
+        "provider_churn": float(model["provider_churn_rate"].mean()),
+    }
+
+
+def _run(task: tuple[str, tuple[str, ...], int]) -> dict:
+    from aiecosim.config import load_config
+    from aiecosim.outputs import run_model
+
+    scenario, overrides, seed = task
+    result = run_model(load_config(scenario, overrides=list(overrides)), seed)
+    return {"scenario": scenario, "seed": seed, **measures(result.model, result.summary)}
+
+
+def comparative_statics(
+    seeds: Sequence[int],
+    overrides: Sequence[str] = (),
+    workers: int = 1,
+    expectations: Sequence[Expectation] = EXPECTATIONS,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the baseline and every scenario named in `expectations` on the same seeds.
+
+    Returns (table, per_run): one row per expectation with both means, the paired one-sided
+    p-value and whether the effect is shown; and one row per (scenario, seed)."""
+    scenarios = ["baseline", *dict.fromkeys(e.scenario for e in expectations)]
+    tasks = [(s, tuple(overrides), int(k)) for s in scenarios for k in seeds]
+    per_run = pd.DataFrame(parallel_map(_run, tasks, workers))
+    base = per_run[per_run["scenario"] == "baseline"].set_index("seed")
+    rows = []
+    for e in expectations:
+        world = per_run[per_run["scenario"] == e.scenario].set_index("seed")
+        diff = (world[e.key] - base[e.key]).dropna()
+        p = _one_sided_p(diff, e.direction)
+        rows.append(
+            {
+                "scenario": e.scenario,
+                "measure": e.measure,
+                "key": e.key,
+                "direction": "raises" if e.direction == "+" else "lowers",
+                "baseline_mean": float(base[e.key].mean()),
+                "scenario_mean": float(world[e.key].mean()),
+                "p_value": p,
+                "shown": p < 0.05,
+                "why": e.why,
+            }
+        )
+    return pd.DataFrame(rows), per_run
+
+
+def _one_sided_p(diff: pd.Series, direction: str) -> float:
+    if len(diff) == 0 or (diff == 0).all():
+        return 1.0
+    alternative = "greater" if direction == "+" else "less"
+    return float(wilcoxon(diff, alternative=alternative).pvalue)
+
+
+def markdown(table: pd.DataFrame, seeds: Sequence[int], fmt: Callable[[float], str]) -> str:
+    lines = [
+        f"| scenario | measure | expected | baseline | scenario | p ({len(seeds)} paired seeds) "
+        "| shown |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"| {r.scenario} | {r.measure} | {r.direction} | {fmt(r.baseline_mean)} | "
+            f"{fmt(r.scenario_mean)} | {r.p_value:.3f} | {'yes' if r.shown else '**no**'} |"
+        )
+    return "\n".join(lines) + "\n"
