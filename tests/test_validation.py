@@ -1,6 +1,6 @@
 """Validation: the baseline against the stylised facts of docs/calibration.md.
 
-Each fact is held to its band over a small number of seeds. Three facts are known gaps of the
+Each fact is held to its band over a small number of seeds. Two facts are known gaps of the
 model (documented in docs/calibration.md); they are strict xfails, so the day a change brings one
 into its band the test says so and the documentation can be updated. Each measure is also shown
 to move with the lever that should drive it, so a fact that passes does so for the right reason.
@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 KNOWN_GAPS = {
     "fixed_capability_price_decline": "one offer per firm, Chinchilla-sized: about 4x a year",
     "accelerator_stock_growth": "the rentable fleet is installed only as LLM demand fills it",
-    "revenue_coverage_2030": "revenue covers a little under 40% of what capex calls for",
 }
 
 
