@@ -61,7 +61,8 @@ def run(
         bool, typer.Option(help="Check the books every month; stop at the first violation.")
     ] = False,
 ) -> None:
-    """Simulate one scenario and write model.parquet, firms.parquet, run.json and report.png."""
+    """Simulate one scenario and write model.parquet, firms.parquet, strategies.parquet,
+    run.json and report.png."""
     from aiecosim.outputs import run_model, write_run
 
     overrides = list(set_ or [])
@@ -95,7 +96,7 @@ def run(
         fail(f"cannot write to {str(out_dir)!r}: {err.strerror or err}")
     print_summary(result.summary)
     console.print(
-        f"wrote {out_dir}/ (model.parquet, firms.parquet, run.json"
+        f"wrote {out_dir}/ (model.parquet, firms.parquet, strategies.parquet, run.json"
         f"{', report.png' if report else ''})"
     )
 
