@@ -90,6 +90,13 @@ class ModelBuilder(mesa.Agent):
     def open_weights(self) -> bool:
         return self.strategy.open_weights
 
+    @property
+    def distillation_multiplier(self) -> float:
+        """Effective-compute multiplier of its training runs (open weights distil from the
+        frontier's outputs)."""
+        cap = self.model.cfg.capability
+        return cap.open_distillation_multiplier if self.open_weights else 1.0
+
     def gpu_hours_per_mtok(self) -> float:
         law = self.model.capability_law
         return law.gpu_hours_per_mtok(self.best_model.training_flop, self.serving_efficiency)
@@ -161,14 +168,30 @@ class ModelBuilder(mesa.Agent):
         self._market_training_request = wanted - self._own_training_hours
         return self._market_training_request
 
+    def next_run_target_flop(self) -> float:
+        """FLOP of the next run: `scale_growth_per_run` times the last, but no further than
+        where one more doubling would buy fewer than `builders.min_gain_per_doubling`
+        capability points at release (scale that does not pay is not bought); 0 when even that
+        run would not improve on its best model by the hurdle (nothing worth training)."""
+        law = self.model.capability_law
+        hurdle = self.model.cfg.builders.min_gain_per_doubling
+        release_month = self.model.month + self.strategy.training_months
+        multiplier = self.distillation_multiplier
+        worthwhile = law.worthwhile_flop(hurdle, release_month, multiplier)
+        target = min(self.last_training_flop * self.strategy.scale_growth_per_run, worthwhile)
+        gain = law.capability(target, release_month, multiplier) - self.capability
+        return target if gain >= hurdle else 0.0
+
     def _plan_training_run(self) -> None:
-        """Aim at scale_growth_per_run times the last run; spend at most training_share of cash
+        """Aim at `next_run_target_flop`; spend at most training_share of cash
         (less the efficiency-R&D share) over the whole run, its own fleet's hours priced at the
         energy they burn and the rest at the market price; skip when that buys too little."""
         s = self.strategy
         cfg = self.model.cfg
         flop_per_gpu_hour = cfg.compute.training_flop_per_gpu_hour
-        target_flop = self.last_training_flop * s.scale_growth_per_run
+        target_flop = self.next_run_target_flop()
+        if target_flop <= 0:
+            return
         budget = max(0.0, self.cash_usd) * s.training_share * (1 - s.efficiency_rd_share)
         own_hours = self.owned_gpus_h100e * HOURS_PER_MONTH * 0.5 * s.training_months
         own_cost = self._own_marginal_cost_usd_per_gpu_hour()
@@ -216,10 +239,7 @@ class ModelBuilder(mesa.Agent):
 
     def _release(self, run: TrainingRun) -> None:
         law = self.model.capability_law
-        multiplier = (
-            self.model.cfg.capability.open_distillation_multiplier if self.open_weights else 1.0
-        )
-        capability = law.capability(run.flop, self.model.month, multiplier)
+        capability = law.capability(run.flop, self.model.month, self.distillation_multiplier)
         self.released.append(
             ReleasedModel(capability, run.flop, self.open_weights, self.model.month, run.spend_usd)
         )
@@ -324,8 +344,7 @@ class ModelBuilder(mesa.Agent):
             return 0.0
         flop_per_gpu_hour = self.model.cfg.compute.training_flop_per_gpu_hour
         next_run = (
-            self.last_training_flop
-            * s.scale_growth_per_run
+            self.next_run_target_flop()
             / flop_per_gpu_hour
             * self.model.compute_market.price_usd_per_gpu_hour
         )

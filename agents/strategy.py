@@ -34,8 +34,9 @@ class Strategy:
     # --- classifier
     open_weights: bool = False
     scale_orientation: float = Field(0.5, ge=0, le=1)  # 1 = pure scale bet, 0 = pure efficiency bet
-    # --- training: each run aims at `scale_growth_per_run` times the last run's FLOP,
-    # spending at most `training_share` of cash on it.
+    # --- training: each run aims at `scale_growth_per_run` times the last run's FLOP (no
+    # further than scale still pays, `builders.min_gain_per_doubling`), spending at most
+    # `training_share` of cash on it.
     initial_model_flop: float = Field(1e24, gt=0)
     training_share: float = Field(0.3, gt=0, le=5)  # above 1: counts on raising the rest
     scale_growth_per_run: float = Field(2.0, ge=1)

@@ -11,6 +11,15 @@ compute at which capability is zero; m an effective-compute multiplier (open-wei
 distil from frontier outputs, m > 1). alpha is the strength of diminishing returns: a large alpha
 pushes every model toward the ceiling, so the gap between frontier and open shrinks.
 
+Each doubling of effective compute E buys d cap / d log2(E) = alpha * ln 2 * (cap_max - cap)
+points: the closer to the ceiling, the less. A builder scales a run only while a doubling still
+buys at least h points, i.e. up to the effective compute
+
+    E*(h) = F0 * (alpha * ln 2 * cap_max / h) ** (1 / alpha)        (capability cap_max - h / (alpha ln 2))
+
+beyond which scale does not pay (`worthwhile_flop`). A plateau (large alpha) brings E* near
+today's frontier: the race to scale stops and followers catch up.
+
 Model size follows a compute-optimal rule (tokens = tokens_per_param * params, F = 6 N D):
     N = sqrt(F / (6 * tokens_per_param))                     parameters
 and serving a million tokens costs 2 N 1e6 FLOP, divided by the builder's serving efficiency.
@@ -60,6 +69,21 @@ class CapabilityLaw:
             return 0.0
         ratio = (1.0 - capability / self.cap_max) ** (-1.0 / self.alpha)
         return ratio * self.reference_flop / (self.algorithmic_efficiency(month) * multiplier)
+
+    def worthwhile_flop(
+        self, min_gain_per_doubling: float, month: float, multiplier: float = 1.0
+    ) -> float:
+        """Training FLOP at `month` past which one more doubling buys fewer than
+        `min_gain_per_doubling` capability points (inf when the hurdle is 0)."""
+        if min_gain_per_doubling <= 0:
+            return float("inf")
+        # In logs: (slope / h) ** (1 / alpha) overflows for a small alpha.
+        first_doubling_points = self.alpha * np.log(2.0) * self.cap_max
+        log_effective = np.log(self.reference_flop) + (
+            np.log(first_doubling_points / min_gain_per_doubling) / self.alpha
+        )
+        log_flop = log_effective - np.log(self.algorithmic_efficiency(month) * multiplier)
+        return float(np.exp(log_flop)) if log_flop < 700 else float("inf")
 
     def parameters(self, training_flop: float) -> float:
         """Compute-optimal parameter count N for a run of `training_flop` FLOP."""

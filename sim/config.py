@@ -194,6 +194,9 @@ class BuildersConfig(_Section):
         0.15, ge=0, lt=1, description="share of self-hosting spend paid to the model's builder"
     )
     min_training_share_of_target: float = Field(0.25, gt=0, le=1)
+    min_gain_per_doubling: float = Field(
+        0.2, ge=0, le=100, description="capability points a doubling of compute must buy"
+    )
     max_firms: int = Field(200, ge=1, le=5000)
 
     @field_validator("entrant_strategy_shares")

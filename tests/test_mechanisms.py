@@ -112,6 +112,23 @@ def test_stronger_diminishing_returns_shrink_the_gap_between_big_and_small_runs(
     assert gap[0.3] < gap[0.12]
 
 
+@pytest.mark.parametrize("alpha", [0.12, 0.3])
+def test_scale_pays_until_a_doubling_buys_less_than_the_hurdle(alpha):
+    c = law(alpha)
+    month, hurdle = 24, 0.2
+    worthwhile = c.worthwhile_flop(hurdle, month)
+    before = c.capability(worthwhile, month) - c.capability(worthwhile / 2, month)
+    beyond = c.capability(2 * worthwhile, month) - c.capability(worthwhile, month)
+    assert before > hurdle > beyond
+    # algorithmic progress reaches the same point with fewer FLOP later
+    assert c.worthwhile_flop(hurdle, month + 8) == pytest.approx(worthwhile / 2)
+    assert c.worthwhile_flop(0.0, month) == float("inf")
+
+
+def test_a_plateau_brings_the_point_where_scale_stops_paying_closer():
+    assert law(0.3).worthwhile_flop(0.2, 0) < law(0.12).worthwhile_flop(0.2, 0) / 1e6
+
+
 def test_serving_efficiency_lowers_gpu_hours_per_token_and_size_raises_them():
     c = law()
     assert c.gpu_hours_per_mtok(1e25, 4.0) < c.gpu_hours_per_mtok(1e25, 1.0)

@@ -105,6 +105,37 @@ def test_an_insolvent_builder_that_investors_rescue_survives():
     assert lab.funding_usd > 0 and lab.alive
 
 
+def test_when_scale_stops_paying_the_race_stops_and_open_models_catch_up():
+    """Under a plateau builders stop buying scale that adds little: the largest training run
+    stays far below the baseline's and the open-weights lag in months closes. With no hurdle
+    (every doubling is worth it) the plateau world keeps racing."""
+
+    def run(scenario, hurdle):
+        cfg = small_config(scenario, 72, 800, f"builders.min_gain_per_doubling={hurdle}")
+        result = run_model(cfg, seed=3)
+        training_usd = sum(
+            e["training_cost_usd"] for e in result.summary["events"] if e["event"] == "release"
+        )
+        return result.model, training_usd
+
+    (plateau, plateau_usd), (racing, racing_usd) = (
+        run("scaling-plateau", 0.2),
+        run("scaling-plateau", 0.0),
+    )
+    baseline, _ = run("baseline", 0.2)
+    largest = {
+        name: table["frontier_training_flop"].iloc[-1]
+        for name, table in (("plateau", plateau), ("racing", racing), ("baseline", baseline))
+    }
+    assert largest["plateau"] < largest["racing"] / 10
+    assert largest["plateau"] < largest["baseline"] / 10
+    late = slice(36, None)
+    assert plateau["open_lag_months"].iloc[late].mean() < 1.0
+    assert racing["open_lag_months"].iloc[late].mean() > 3.0
+    # scale that does not pay is not bought: far less is spent on training runs
+    assert plateau_usd < racing_usd / 3
+
+
 def test_efficiency_rd_lowers_cost_per_token():
     def cost_after(share):
         cfg = load_config(
