@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 from aiecosim.books import BooksError
-from aiecosim.config import ConfigError, list_scenarios, load_config
+from aiecosim.config import ConfigError, SimConfig, list_scenarios, load_config
 from rich.console import Console
 from rich.table import Table
 
@@ -27,6 +27,26 @@ def fail(message: str) -> None:
     """Bad input: one line, exit status 2, no traceback."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+def resolve_config(
+    scenario: str,
+    config_file: Path | None,
+    overrides: list[str] | None,
+    steps: int | None,
+    enterprises: int | None,
+) -> SimConfig:
+    """The validated config of a command's --scenario, --config, --set, --steps and
+    --enterprises (the flags win), or one line and exit status 2."""
+    overrides = list(overrides or [])
+    if steps is not None:
+        overrides.append(f"run.steps={steps}")
+    if enterprises is not None:
+        overrides.append(f"run.enterprises={enterprises}")
+    try:
+        return load_config(scenario, config_file, overrides)
+    except ConfigError as err:
+        fail(str(err))
 
 
 @app.command()
@@ -65,15 +85,7 @@ def run(
     run.json and report.png."""
     from aiecosim.outputs import run_model, write_run
 
-    overrides = list(set_ or [])
-    if steps is not None:
-        overrides.append(f"run.steps={steps}")
-    if enterprises is not None:
-        overrides.append(f"run.enterprises={enterprises}")
-    try:
-        cfg = load_config(scenario, config, overrides)
-    except ConfigError as err:
-        fail(str(err))
+    cfg = resolve_config(scenario, config, set_, steps, enterprises)
     out_dir = out if out is not None else Path("runs") / f"{cfg.scenario.name}-{seed}"
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"--out {str(out_dir)!r} exists and is not a folder")
@@ -243,13 +255,7 @@ def validate(
         fail(f"--seeds {seeds}: must be at least 1")
     if workers is not None and workers < 1:
         fail(f"--workers {workers}: must be at least 1")
-    overrides = list(overrides or [])
-    if enterprises is not None:
-        overrides.append(f"run.enterprises={enterprises}")
-    try:
-        cfg = load_config(scenario, config, overrides)
-    except ConfigError as err:
-        fail(str(err))
+    cfg = resolve_config(scenario, config, overrides, None, enterprises)
     seed_list = list(range(1, seeds + 1))
     with console.status(f"running {scenario} over {seeds} seeds"):
         table, _ = run_validation(
