@@ -220,7 +220,9 @@ def machine() -> dict:
     }
 
 
-def run_benchmarks(quick: bool = False, progress=print) -> dict:
+def run_benchmarks(quick: bool = False, progress=print, workers: tuple[int, ...] = (1, 2)) -> dict:
+    """Every measure of `aiecosim bench`; sweep throughput at 1 and 2 workers and at each
+    other count in `workers` (the scaling curve on a bigger machine)."""
     sizes = [5_000, 50_000] if quick else [5_000, 50_000, 200_000]
     results: dict = {"machine": machine(), "quick": quick}
     progress("enterprise decision step ...")
@@ -245,9 +247,11 @@ def run_benchmarks(quick: bool = False, progress=print) -> dict:
     progress("peak memory ...")
     results["peak_memory_mib"] = {str(sizes[-1]): peak_memory_mib(sizes[-1])}
     progress("sweep throughput ...")
-    n_runs = 8 if quick else 24
-    one = sweep_throughput(1, n_runs)
-    two = sweep_throughput(2, n_runs)
+    counts = sorted({1, 2, *workers})
+    # at least three runs a worker, so that the last wave does not dominate the timing
+    n_runs = max(8 if quick else 24, 3 * counts[-1])
+    by_count = {w: sweep_throughput(w, n_runs) for w in counts}
+    one, two = by_count[1], by_count[2]
     results["sweep"] = {
         "runs": n_runs,
         "runs_per_second_1": one["runs_per_second"],
@@ -255,6 +259,14 @@ def run_benchmarks(quick: bool = False, progress=print) -> dict:
         "parallel_efficiency_2": two["runs_per_second"] / (2 * one["runs_per_second"]),
         "pool_startup_seconds_2": two["pool_startup_seconds"],
         "mean_run_seconds": one["mean_run_seconds"],
+        "curve": [
+            {
+                "workers": w,
+                "runs_per_second": r["runs_per_second"],
+                "parallel_efficiency": r["runs_per_second"] / (w * one["runs_per_second"]),
+            }
+            for w, r in by_count.items()
+        ],
     }
     return results
 

@@ -422,11 +422,21 @@ def _write_text_atomic(path: Path, text: str) -> None:
 def bench(
     quick: Annotated[bool, typer.Option(help="Smaller sizes, fewer repeats.")] = False,
     out: Annotated[Path, typer.Option(help="JSON file of the results.")] = Path("bench.json"),
+    workers: Annotated[
+        str,
+        typer.Option(help="Worker counts for sweep throughput, comma-separated, e.g. 1,2,4,8,16."),
+    ] = "1,2",
 ) -> None:
     """Measure the model's speed: decision step, full runs, set-up, memory, sweep throughput."""
     from aiecosim.bench import dumps, run_benchmarks
 
-    results = run_benchmarks(quick, progress=lambda msg: console.print(msg))
+    try:
+        counts = tuple(int(w) for w in workers.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        fail(f"--workers {workers!r}: expected worker counts of at least 1, e.g. 1,2,4,8,16")
+    results = run_benchmarks(quick, progress=lambda msg: console.print(msg), workers=counts)
     out.write_text(dumps(results))
     table = Table(show_header=True, header_style="bold", title="aiecosim bench")
     table.add_column("measure")
@@ -455,8 +465,12 @@ def bench(
     for n, mib in results["peak_memory_mib"].items():
         table.add_row(f"peak memory, {int(n):,} enterprises", f"{mib:.0f} MiB")
     s = results["sweep"]
-    table.add_row("sweep, 1 worker", f"{s['runs_per_second_1']:.2f} runs/s")
-    table.add_row("sweep, 2 workers", f"{s['runs_per_second_2']:.2f} runs/s")
+    for point in s["curve"]:
+        w = point["workers"]
+        table.add_row(
+            f"sweep, {w} worker{'s' if w > 1 else ''}",
+            f"{point['runs_per_second']:.2f} runs/s ({point['parallel_efficiency']:.0%} efficient)",
+        )
     table.add_row("parallel efficiency at 2 workers", f"{s['parallel_efficiency_2']:.0%}")
     table.add_row(
         "sweep start-up (2 workers, once per sweep)", f"{s['pool_startup_seconds_2']:.1f} s"

@@ -91,3 +91,10 @@ def test_bad_input_exits_2_with_a_clear_message(tmp_path):
     assert "did you mean 'switching_cost'" in bad("--set", "enterprises.switchng_cost=2")
     assert "does not exist" in bad("--config", str(tmp_path / "nope.toml"))
     assert "greater than 0" in bad("--enterprises", "-3")
+
+
+def test_bench_refuses_worker_counts_it_cannot_run():
+    for counts in ("0", "1,x", ""):
+        result = runner.invoke(app, ["bench", "--quick", "--workers", counts])
+        assert result.exit_code == 2, result.output
+        assert "--workers" in result.output and "at least 1" in result.output
