@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 from aiecosim.experiments.spec import ExperimentSpec
+from aiecosim.outputs import atomic_write
 
 MANIFEST = "manifest.json"
 
@@ -32,18 +32,6 @@ class StoreError(Exception):
 
 def run_id(point: int, replicate: int) -> str:
     return f"p{point:06d}-r{replicate:04d}"
-
-
-def _atomic_write_bytes(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _now() -> str:
@@ -94,7 +82,7 @@ class ResultsStore:
         self.runs.mkdir(exist_ok=True)
         self.failed.mkdir(exist_ok=True)
         if not (self.root / "points.parquet").exists():
-            _atomic_write_bytes(self.root / "points.parquet", lambda p: points.to_parquet(p))
+            atomic_write(self.root / "points.parquet", lambda p: points.to_parquet(p))
         self.write_manifest(manifest)
         return manifest
 
@@ -114,7 +102,7 @@ class ResultsStore:
 
     def write_manifest(self, manifest: dict) -> None:
         text = json.dumps(manifest, indent=2)
-        _atomic_write_bytes(self.root / MANIFEST, lambda p: p.write_text(text))
+        atomic_write(self.root / MANIFEST, lambda p: p.write_text(text))
 
     def finish(self) -> None:
         manifest = self.read_manifest()
@@ -131,10 +119,10 @@ class ResultsStore:
         return {p.stem for p in self.failed.glob("*.json")}
 
     def write_run(self, rid: str, summary: pd.DataFrame, monthly: pd.DataFrame) -> None:
-        _atomic_write_bytes(
+        atomic_write(
             self.runs / f"{rid}.monthly.parquet", lambda p: monthly.to_parquet(p, index=False)
         )
-        _atomic_write_bytes(
+        atomic_write(
             self.runs / f"{rid}.summary.parquet", lambda p: summary.to_parquet(p, index=False)
         )
         failed = self.failed / f"{rid}.json"
@@ -143,7 +131,7 @@ class ResultsStore:
 
     def write_failure(self, rid: str, info: dict) -> None:
         text = json.dumps({**info, "when": _now()}, indent=2)
-        _atomic_write_bytes(self.failed / f"{rid}.json", lambda p: p.write_text(text))
+        atomic_write(self.failed / f"{rid}.json", lambda p: p.write_text(text))
 
     def log_timing(self, rid: str, seconds: float) -> None:
         with open(self.root / "timings.jsonl", "a") as fh:

@@ -250,6 +250,7 @@ def validate(
     from aiecosim import __version__
     from aiecosim.experiments.validation import markdown
     from aiecosim.experiments.validation import validate as run_validation
+    from aiecosim.outputs import atomic_write
 
     if seeds < 1:
         fail(f"--seeds {seeds}: must be at least 1")
@@ -263,7 +264,7 @@ def validate(
         )
     text = markdown(table, seed_list, scenario, __version__)
     try:
-        _write_text_atomic(out, text)
+        atomic_write(out, lambda p: p.write_text(text))
     except OSError as err:
         fail(f"cannot write {str(out)!r}: {err.strerror or err}")
     view = Table(show_header=True, header_style="bold", title=f"{scenario}: stylised facts")
@@ -326,7 +327,7 @@ def tournament(
 
     from aiecosim.experiments.tournament import Tournament, plot_invasion, strategies_in
     from aiecosim.experiments.tournament import play as play_tournament
-    from aiecosim.outputs import _atomic_write
+    from aiecosim.outputs import atomic_write
 
     if seeds < 1:
         fail(f"--seeds {seeds}: must be at least 1")
@@ -375,9 +376,9 @@ def tournament(
         table, runs = play_tournament(spec, n_workers)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(out_dir / "invasion.csv", lambda p: table.to_csv(p, index=False))
-        _atomic_write(out_dir / "runs.csv", lambda p: runs.to_csv(p, index=False))
-        _atomic_write(
+        atomic_write(out_dir / "invasion.csv", lambda p: table.to_csv(p, index=False))
+        atomic_write(out_dir / "runs.csv", lambda p: runs.to_csv(p, index=False))
+        atomic_write(
             out_dir / "invasion.png",
             lambda p: plot_invasion(
                 table,
@@ -410,12 +411,6 @@ def _short(x: float) -> str:
     from aiecosim.experiments.validation import fmt
 
     return fmt(float(x))
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 @app.command()

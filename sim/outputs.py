@@ -124,10 +124,14 @@ def _num(value) -> float | None:
     return None if not np.isfinite(value) else value
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """`write(tmp)` to a temporary name beside `path`, flush it to disk, then rename it into
+    place: a reader (or a resumed sweep) sees the whole file or none of it."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -137,20 +141,18 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 def write_run(result: RunResult, out_dir: str | Path, figure: bool = True) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "model.parquet", lambda p: result.model.to_parquet(p, index=False))
-    _atomic_write(out / "firms.parquet", lambda p: result.firms.to_parquet(p, index=False))
-    _atomic_write(
-        out / "strategies.parquet", lambda p: result.strategies.to_parquet(p, index=False)
-    )
+    atomic_write(out / "model.parquet", lambda p: result.model.to_parquet(p, index=False))
+    atomic_write(out / "firms.parquet", lambda p: result.firms.to_parquet(p, index=False))
+    atomic_write(out / "strategies.parquet", lambda p: result.strategies.to_parquet(p, index=False))
     record = {**result.summary, "config": result.config.model_dump(mode="json")}
-    _atomic_write(
+    atomic_write(
         out / "run.json", lambda p: p.write_text(json.dumps(record, indent=2, default=str))
     )
     if figure:
         from aiecosim.report import plot_report
 
         title = f"aiecosim: {result.config.scenario.name}, seed {result.summary['seed']}"
-        _atomic_write(
+        atomic_write(
             out / "report.png", lambda p: plot_report(result.model, result.firms, p, title=title)
         )
     return out
