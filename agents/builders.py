@@ -1,9 +1,10 @@
 """Model builders: one class, many strategies.
 
 A `ModelBuilder` trains models over several months with compute it buys (or owns), releases them,
-prices tokens at cost plus its strategy's markup, pays for the inference compute its customers
-use, raises money from investors and exits when it runs out of cash. What it spends on, how it
-prices and whether its weights are open all come from its frozen `Strategy`.
+spends on efficiency R&D, prices tokens by its strategy's rule (by default toward its best
+response to its rivals' prices), serves what its compute allows, pays for the inference compute
+its customers use, raises money from investors and exits when it runs out of cash. What it
+spends on, how it prices and whether its weights are open all come from its frozen `Strategy`.
 
 Money in USD per month; compute in FLOP (training) and H100-equivalent GPU-hours (rental);
 inference in millions of tokens (Mtok).
@@ -60,6 +61,10 @@ class ModelBuilder(mesa.Agent):
         self.training: TrainingRun | None = None
         self.last_training_flop = strategy.initial_model_flop
         self.serving_efficiency = strategy.initial_serving_efficiency
+        self.rd_cumulative_usd = 0.0  # efficiency R&D spent so far
+        self.rd_released_usd = 0.0  # of it, what its last open release made public
+        # API tokens a month its serving compute is lined up for (set once it has a model)
+        self.serving_capacity_mtok_per_month = 0.0
         self.owned_gpus_h100e = strategy.owned_gpus_h100e
         self.owned_energy_mw = strategy.owned_energy_mw
         self.dc_build_gpus_h100e_per_month = strategy.dc_build_gpus_h100e_per_month
@@ -138,21 +143,92 @@ class ModelBuilder(mesa.Agent):
     def inference_cost_usd_per_mtok(self) -> float:
         return self.gpu_hours_per_mtok() * self.unit_compute_cost_usd_per_gpu_hour()
 
-    def set_price(self) -> None:
-        """Cost-plus pricing: inference cost per Mtok times (1 + markup)."""
-        if self.released:
-            self.price_usd_per_mtok = self.inference_cost_usd_per_mtok() * (
-                1 + self.strategy.markup
-            )
+    def cost_plus_price_usd_per_mtok(self) -> float:
+        return self.inference_cost_usd_per_mtok() * (1 + self.strategy.markup)
+
+    def in_penetration(self) -> bool:
+        s = self.strategy
+        return s.pricing == "penetration" and self.model.month - self.entry_month < (
+            s.penetration_months
+        )
+
+    def sets_price_by_best_response(self) -> bool:
+        return self.strategy.pricing != "cost_plus" and not self.in_penetration()
+
+    def set_price(
+        self,
+        best_response_usd_per_mtok: float | None = None,
+        cost_usd_per_mtok: float | None = None,
+    ) -> None:
+        """Price its API tokens by its strategy's rule:
+
+        - nash: move the share 1 - `builders.price_stickiness` of the way from last month's
+          price toward its best response to the rivals' prices (`aiecosim.pricing`), never
+          below its marginal cost (a first price starts at the best response);
+        - cost_plus: inference cost x (1 + markup);
+        - penetration: inference cost x (1 - penetration_discount) for the first
+          `penetration_months` after entry, to buy share below cost; then nash.
+        """
+        if not self.released:
+            return
+        s = self.strategy
+        cost = (
+            self.inference_cost_usd_per_mtok() if cost_usd_per_mtok is None else cost_usd_per_mtok
+        )
+        if s.pricing == "cost_plus" or best_response_usd_per_mtok is None:
+            self.price_usd_per_mtok = cost * (1 + s.markup)
+        elif self.in_penetration():
+            self.price_usd_per_mtok = cost * (1 - s.penetration_discount)
+        else:
+            target = max(cost, best_response_usd_per_mtok)
+            old = self.price_usd_per_mtok
+            keep = self.model.cfg.builders.price_stickiness if old > 0 else 0.0
+            self.price_usd_per_mtok = max(cost, old + (1 - keep) * (target - old))
+
+    def serving_capacity_mtok(self) -> float:
+        """API tokens a month it can serve: what its serving compute (own fleet or rented)
+        is lined up for, and never less than `builders.min_serving_gpu_hours_per_month` buys."""
+        floor = self.model.cfg.builders.min_serving_gpu_hours_per_month / self.gpu_hours_per_mtok()
+        return max(floor, self.serving_capacity_mtok_per_month)
+
+    def line_up_serving(self, requested_mtok: float) -> None:
+        """Line up next month's serving for the demand it saw (those it turned away
+        included), with headroom g = `builders.serving_capacity_growth_per_month`. Deploying and
+        contracting compute take time, and so do contracts to run out: capacity moves by at
+        most a factor 1 + g a month, up or down (a one-month dip in demand does not cost it
+        the capacity it built)."""
+        grow = 1 + self.model.cfg.builders.serving_capacity_growth_per_month
+        now = self.serving_capacity_mtok()
+        self.serving_capacity_mtok_per_month = min(
+            now * grow, max(now / grow, requested_mtok * grow)
+        )
 
     # ------------------------------------------------------------------ training
-    def improve_serving(self) -> None:
-        """Efficiency R&D (distillation, quantisation, sparsity, mixture of experts) and the
-        industry's shared progress both cut the GPU-hours needed per token."""
+    def improve_serving(self, open_released_rd_usd: float = 0.0) -> None:
+        """Efficiency R&D (distillation, quantisation, sparsity, mixture of experts) is spending:
+        `efficiency_rd_share` of its operating expenses a month, booked as a cost (none while
+        it has no cash). Serving efficiency, the divisor of GPU-hours per token, is
+
+            initial x (1 + g) ** (t / 12) x (1 + K / K0) ** elasticity
+
+        with g the industry's shared progress, K its cumulative R&D dollars (for open-weights
+        builders plus `open_rd_spillover` of the R&D other open builders have released:
+        distillation from open weights), K0 = `capability.rd_reference_usd`. Each dollar buys
+        less than the one before: a small builder cannot out-innovate a lab for free."""
         cfg = self.model.cfg.capability
-        own = 1 + cfg.efficiency_rd_return * self.strategy.efficiency_rd_share
-        shared = (1 + cfg.serving_efficiency_growth_per_year) ** (1 / 12)
-        self.serving_efficiency *= own * shared
+        s = self.strategy
+        spend = s.efficiency_rd_share * s.opex_usd_per_month if self.cash_usd > 0 else 0.0
+        self.rd_usd = spend
+        self.costs_usd += spend
+        self.rd_cumulative_usd += spend
+        knowledge = self.rd_cumulative_usd
+        if self.open_weights:
+            knowledge += cfg.open_rd_spillover * max(
+                0.0, open_released_rd_usd - self.rd_released_usd
+            )
+        shared = (1 + cfg.serving_efficiency_growth_per_year) ** (self.model.month / 12)
+        own = (1 + knowledge / cfg.rd_reference_usd) ** cfg.rd_elasticity
+        self.serving_efficiency = s.initial_serving_efficiency * shared * own
 
     def training_request_gpu_hours(self) -> float:
         """GPU-hours it asks the market for this month (its own fleet trains first, up to half
@@ -184,7 +260,7 @@ class ModelBuilder(mesa.Agent):
 
     def _plan_training_run(self) -> None:
         """Aim at `next_run_target_flop`; spend at most training_share of cash
-        (less the efficiency-R&D share) over the whole run, its own fleet's hours priced at the
+        over the whole run, its own fleet's hours priced at the
         energy they burn and the rest at the market price; skip when that buys too little."""
         s = self.strategy
         cfg = self.model.cfg
@@ -192,7 +268,7 @@ class ModelBuilder(mesa.Agent):
         target_flop = self.next_run_target_flop()
         if target_flop <= 0:
             return
-        budget = max(0.0, self.cash_usd) * s.training_share * (1 - s.efficiency_rd_share)
+        budget = max(0.0, self.cash_usd) * s.training_share
         own_hours = self.owned_gpus_h100e * HOURS_PER_MONTH * 0.5 * s.training_months
         own_cost = self._own_marginal_cost_usd_per_gpu_hour()
         market_price = self.model.compute_market.price_usd_per_gpu_hour
@@ -258,6 +334,8 @@ class ModelBuilder(mesa.Agent):
         )
         self.last_training_flop = run.flop
         self.training = None
+        if self.open_weights:  # what its R&D taught is now in weights anyone can distil
+            self.rd_released_usd = self.rd_cumulative_usd
 
     def own_gpu_hours_left(self) -> float:
         """Hours of its own fleet not used by its training this month."""
@@ -323,6 +401,7 @@ class ModelBuilder(mesa.Agent):
         self.costs_usd = 0.0
         self.funding_usd = 0.0
         self.capex_usd = 0.0
+        self.rd_usd = 0.0  # efficiency R&D this month
         self.spare_gpu_hours_sold = 0.0
         self._own_gpu_hours_used = 0.0
         self.spare_gpu_hours = 0.0
@@ -332,9 +411,8 @@ class ModelBuilder(mesa.Agent):
         """Average net outflow over the last six months (0 when cash-positive)."""
         if not self.cost_history:
             return self.strategy.opex_usd_per_month
-        costs = np.mean(self.cost_history[-6:])
-        revenue = np.mean(self.revenue_history[-6:])
-        return max(0.0, float(costs - revenue))
+        costs, revenue = self.cost_history[-6:], self.revenue_history[-6:]
+        return max(0.0, (sum(costs) - sum(revenue)) / len(costs))
 
     def funding_ask_usd(self) -> float:
         """Raise enough for `raise_runway_months` of burn plus the next training run, when the

@@ -41,12 +41,20 @@ class Strategy:
     training_share: float = Field(0.3, gt=0, le=5)  # above 1: counts on raising the rest
     scale_growth_per_run: float = Field(2.0, ge=1)
     training_months: int = Field(5, ge=1, le=36)
-    # --- efficiency R&D: share of monthly spending on distillation, quantisation, sparsity, MoE;
-    # each month it multiplies serving efficiency by (1 + efficiency_rd_return * share).
+    # --- efficiency R&D (distillation, quantisation, sparsity, MoE): spent each month as a
+    # share of operating expenses; serving efficiency grows with the cumulative dollars, with
+    # diminishing returns (ModelBuilder.improve_serving).
     efficiency_rd_share: float = Field(0.05, ge=0, le=1)
     initial_serving_efficiency: float = Field(1.0, gt=0)
-    # --- pricing: price = inference cost * (1 + markup)
+    # --- pricing rule (ModelBuilder.set_price):
+    #   "nash": move toward the best response to rivals' prices (aiecosim.pricing);
+    #   "cost_plus": inference cost * (1 + markup);
+    #   "penetration": inference cost * (1 - penetration_discount) for `penetration_months`
+    #   after entry (below cost, to buy share), then "nash".
+    pricing: Literal["nash", "cost_plus", "penetration"] = "nash"
     markup: float = Field(1.0, ge=0)
+    penetration_months: int = Field(0, ge=0, le=1200)
+    penetration_discount: float = Field(0.3, ge=0, le=1)
     # --- vertical integration
     owned_gpus_h100e: float = Field(0.0, ge=0)
     owned_energy_mw: float = Field(0.0, ge=0)
@@ -148,7 +156,7 @@ PRESETS: dict[str, Strategy] = {
         open_weights=True,
         scale_orientation=0.1,
         initial_model_flop=4e24,
-        training_share=0.3,
+        training_share=0.6,
         scale_growth_per_run=1.6,
         training_months=3,
         efficiency_rd_share=0.3,

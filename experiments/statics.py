@@ -63,6 +63,13 @@ EXPECTATIONS: tuple[Expectation, ...] = (
     ),
     Expectation(
         "scaling-plateau",
+        "frontier_premium",
+        "-",
+        "frontier labs' token price over the open-weights price",
+        "at capability parity a premium is earned only by what is left: lock-in, convenience",
+    ),
+    Expectation(
+        "scaling-plateau",
         "frontier_lab_share",
         "-",
         "frontier labs' revenue share",
@@ -105,6 +112,14 @@ EXPECTATIONS: tuple[Expectation, ...] = (
     ),
     Expectation(
         "lock-in",
+        "token_price",
+        "+",
+        "mean token price, USD/Mtok",
+        "shoppers who would pay to leave are worth a higher price: switching costs soften "
+        "price competition",
+    ),
+    Expectation(
+        "lock-in",
         "provider_churn",
         "-",
         "customers lost by providers per month",
@@ -126,6 +141,14 @@ def measures(model: pd.DataFrame, summary: dict) -> dict[str, float]:
         "frontier_lab_share": float(model["share_revenue_frontier_lab"].mean()),
         "open_share": float(model["share_customers_open_source_builder"].mean()),
         "token_price": float(model["token_price_usd_per_mtok"].iloc[12:].mean()),
+        "frontier_premium": float(
+            (
+                model["token_price_frontier_lab_usd_per_mtok"]
+                / model["token_price_open_source_builder_usd_per_mtok"]
+            )
+            .iloc[12:]
+            .mean()
+        ),
         "exits": float(len(summary["exits"])),
         "sentiment": float(model["sentiment"].mean()),
         "hhi": float(model["hhi_revenue"].mean()),

@@ -1,7 +1,7 @@
 """`aiecosim bench`: how fast the model is, measured, never asserted in tests.
 
 Measures the enterprise decision step against a straightforward per-agent Mesa version of the
-same decision (kept here only for the ratio), full runs at several enterprise counts with the
+same decision (kept here only for the ratio), the monthly price solve, full runs at several enterprise counts with the
 fitted exponent of time against enterprises, set-up time, peak memory (in a child process, so
 that each size starts clean) and sweep throughput at 1 and 2 workers.
 """
@@ -74,7 +74,9 @@ def _restore(pop, saved):
 
 class PerAgentEnterprise(mesa.Agent):
     """The same decision written the obvious way: each enterprise loops over its neighbours
-    and the offers in Python. Kept only to measure what the array version saves."""
+    and the offers in Python (the same utilities, outside option and nested logit as
+    `EnterprisePopulation.decide`, without capacity). Kept only to measure what the array
+    version saves."""
 
     def __init__(self, model, pop, index, neighbours):
         super().__init__(model)
@@ -96,23 +98,49 @@ class PerAgentEnterprise(mesa.Agent):
                 return
         elif u_draw >= c.reconsider_share_per_month:
             return
+        current = -1
+        for k in range(len(offers)):
+            if (
+                offers.provider[k] == pop.provider[i]
+                and offers.self_hosted[k] == pop.self_hosted[i]
+            ):
+                current = k
+        leaving = c.switching_cost + offers.lock_in[current] if current >= 0 else 0.0
         utilities = []
         for k in range(len(offers)):
-            value = 1 - math.exp(-c.kappa * offers.capability[k] / pop.need[i])
-            u = (
-                c.b_value * value
-                - c.b_price * offers.price_usd_per_mtok[k] / pop.value_usd_per_mtok[i]
-            )
+            cap = offers.capability[k]
+            value = pop.modest_weight[i] * (1 - math.exp(-((cap / pop.need[i]) ** c.kappa)))
+            value += pop.hard_weight[i] * (1 - math.exp(-((cap / pop.hard_need[i]) ** c.kappa)))
+            u = c.b_value * value - pop.price_coefficient[i] * offers.price_usd_per_mtok[k]
             u += c.b_privacy * pop.privacy_sensitivity[i] * offers.privacy[k]
+            if offers.specialised[k, pop.sector[i]]:
+                u += c.b_specialisation
             u += c.b_peer * counts.get(offers.provider[k], 0) / degree
-            if adopted and offers.provider[k] != pop.provider[i]:
-                u -= c.switching_cost + offers.lock_in[k]
+            u += c.nest_utility[offers.nest[k]]
+            if current >= 0 and k != current:
+                u -= leaving
             utilities.append(u)
-        if not adopted:
-            utilities.append(0.0)
-        top = max(utilities)
-        weights = [math.exp(u - top) for u in utilities]
-        pick, acc, r = 0, 0.0, rng.random() * sum(weights)
+        # nested logit: inclusive value of each nest, then P(nest) * P(offer | nest)
+        outside = c.outside_utility - leaving
+        by_nest: dict[int, list[int]] = {}
+        for k in range(len(offers)):
+            by_nest.setdefault(int(offers.nest[k]), []).append(k)
+        inclusive = {}
+        for g, members in by_nest.items():
+            lam = pop.lambdas[g]
+            top = max(utilities[k] / lam for k in members)
+            inclusive[g] = lam * (
+                top + math.log(sum(math.exp(utilities[k] / lam - top) for k in members))
+            )
+        shift = max(outside, *inclusive.values())
+        total = math.exp(outside - shift) + sum(math.exp(v - shift) for v in inclusive.values())
+        weights = []
+        for k in range(len(offers)):
+            g = int(offers.nest[k])
+            lam = pop.lambdas[g]
+            within = math.exp(utilities[k] / lam - inclusive[g] / lam)
+            weights.append(math.exp(inclusive[g] - shift) / total * within)
+        pick, acc, r = len(offers), 0.0, rng.random()
         for k, w in enumerate(weights):
             acc += w
             if r <= acc:
@@ -120,6 +148,10 @@ class PerAgentEnterprise(mesa.Agent):
                 break
         if pick < len(offers):
             pop.provider[i] = offers.provider[pick]
+            pop.self_hosted[i] = offers.self_hosted[pick]
+        else:
+            pop.provider[i] = -1
+            pop.self_hosted[i] = False
 
 
 def per_agent_decision_ms(enterprises: int, mean_degree: float = 20, repeats: int = 3) -> float:
@@ -145,6 +177,44 @@ def per_agent_decision_ms(enterprises: int, mean_degree: float = 20, repeats: in
             agent.step()
         times.append(time.perf_counter() - t0)
     return 1000 * float(np.median(times))
+
+
+def price_solve_ms(enterprises: int = 5000, repeats: int = 60) -> dict:
+    """Milliseconds a month for the prices: drawing the price setters' sample from the
+    month's shoppers and the Bertrand–Nash iterations, on the state of month 24 of a baseline
+    run (medians of repeats). The shoppers' utilities before price are computed once a month
+    for both prices and choices, and counted in the decision step."""
+    model = _model(enterprises, 10, steps=24)
+    for _ in range(24):
+        model.step()
+    offers = model._offers
+    shopping = model.enterprises.shoppers(offers, len(model.builders), model._peers(), model.rng)
+    cost = np.array(
+        [
+            model.builders[f].inference_cost_usd_per_mtok() if not hosted else 0.85 * p
+            for f, hosted, p in zip(
+                offers.provider, offers.self_hosted, offers.price_usd_per_mtok, strict=True
+            )
+        ]
+    )
+    priced = ~offers.self_hosted
+    sample_times, solve_times = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        demand = model._demand_sample(offers, shopping)
+        t1 = time.perf_counter()
+        model.pricer.solve(demand, offers.price_usd_per_mtok, cost, offers.provider, priced)
+        t2 = time.perf_counter()
+        sample_times.append(t1 - t0)
+        solve_times.append(t2 - t1)
+    return {
+        "enterprises": enterprises,
+        "offers": len(offers),
+        "sample_rows": model.cfg.builders.price_sample_rows,
+        "iterations": model.cfg.builders.price_iterations,
+        "sample_ms": 1000 * float(np.median(sample_times)),
+        "solve_ms": 1000 * float(np.median(solve_times)),
+    }
 
 
 def full_run_seconds(enterprises: int) -> dict:
@@ -236,6 +306,8 @@ def run_benchmarks(quick: bool = False, progress=print, workers: tuple[int, ...]
         "ms_per_step": per_agent,
         "speedup": per_agent / results["decision_1m_edges"]["ms_per_step"],
     }
+    progress("price solve ...")
+    results["prices"] = price_solve_ms(5_000)
     progress("full runs ...")
     runs = [full_run_seconds(n) for n in sizes]
     x, y = np.log([r["enterprises"] for r in runs]), np.log([r["seconds"] for r in runs])

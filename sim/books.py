@@ -24,6 +24,9 @@ from aiecosim.agents.strategy import ARCHETYPES
 UNDEFINED_WHEN_EMPTY = {
     "open_lag_months",  # no open-weights model
     "token_price_usd_per_mtok",  # no token sold
+    "token_price_frontier_lab_usd_per_mtok",  # the archetype sold no token
+    "token_price_integrated_giant_usd_per_mtok",
+    "token_price_open_source_builder_usd_per_mtok",
     "investor_thesis_mean",  # no investor capital
     "investor_disagreement",
     "dc_grid_share",  # no electricity served

@@ -451,6 +451,11 @@ def bench(
         f"per-agent Mesa decision, {p['enterprises']:,} enterprises, {p['edges']:,} edges",
         f"{p['ms_per_step']:.1f} ms ({p['speedup']:.0f}x slower)",
     )
+    q = results["prices"]
+    table.add_row(
+        f"price solve, {q['offers']} offers, {q['sample_rows']} rows, {q['iterations']} iterations",
+        f"{q['solve_ms']:.2f} ms (+ {q['sample_ms']:.2f} ms sampling)",
+    )
     for r in results["full_run"]:
         table.add_row(
             f"full run (120 months), {r['enterprises']:,} enterprises", f"{r['seconds']:.2f} s"

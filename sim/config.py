@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -120,7 +121,17 @@ class CapabilityConfig(_Section):
     algorithmic_halving_months: float = Field(8.0, gt=0)
     open_distillation_multiplier: float = Field(3.0, ge=1, description="effective compute bonus")
     tokens_per_param: float = Field(20.0, gt=0)
-    efficiency_rd_return: float = Field(0.12, ge=0, description="per month at a 100% R&D share")
+    rd_reference_usd: float = Field(
+        5e7,
+        gt=0,
+        description="cumulative R&D at which serving efficiency has doubled^(1/rd_elasticity)",
+    )
+    rd_elasticity: float = Field(
+        0.3, ge=0, le=2, description="serving efficiency ~ (1 + R&D / reference) ** elasticity"
+    )
+    open_rd_spillover: float = Field(
+        0.3, ge=0, le=1, description="share of other open builders' released R&D one absorbs"
+    )
     serving_efficiency_growth_per_year: float = Field(0.3, ge=0, description="industry-wide")
 
 
@@ -134,28 +145,88 @@ class EnterpriseConfig(_Section):
     reference_price_usd_per_mtok: float = Field(3.0, gt=0)
     initial_adoption: float = Field(0.25, ge=0, le=1)
     reconsider_share_per_month: float = Field(0.08, ge=0, le=1)
-    value_usd_per_mtok_median: float = Field(12.0, gt=0)
+    value_usd_per_mtok_median: float = Field(8.0, gt=0)
     value_sigma: float = Field(1.0, ge=0)
     need_median: float = Field(60.0, gt=0)
     need_sigma: float = Field(0.3, ge=0)
-    kappa: float = Field(1.5, gt=0, description="speed at which value saturates in capability")
+    kappa: float = Field(
+        6.0, gt=0, le=50, description="steepness of value in capability around the need"
+    )
     b_value: float = Field(15.0, ge=0)
-    b_price: float = Field(1.0, ge=0)
+    b_price: float = Field(8.0, ge=0)
     b_privacy: float = Field(1.5, ge=0)
     b_peer: float = Field(2.0, ge=0)
     b_specialisation: float = Field(0.6, ge=0)
     switching_cost: float = Field(1.0, ge=0)
     bass_p: float = Field(0.005, ge=0, le=1)
     bass_q: float = Field(0.05, ge=0, le=1)
-    ramp_months: float = Field(15.0, gt=0, description="months to realise full value")
+    ramp_months: float = Field(14.0, gt=0, description="months to realise full value")
     integration_cost_median: float = Field(
         0.6, ge=0, description="monthly cost of running AI, per unit of base demand x value"
     )
     integration_cost_sigma: float = Field(0.8, ge=0)
     max_usage_multiple: float = Field(10.0, ge=1, description="cap on price-driven extra usage")
-    patience_months: int = Field(9, ge=0)
+    patience_months: int = Field(18, ge=0)
     self_host_overhead: float = Field(1.6, ge=1, description="self-hosting cost vs cloud compute")
     open_api_privacy: float = Field(0.3, ge=0, le=1)
+    # --- the outside option and the nests of the nested logit
+    outside_utility: float = Field(
+        11.0, description="utility of using no AI, against which every offer is weighed"
+    )
+    nest_utility: list[float] = Field(
+        default_factory=lambda: [0.0, 0.0, -1.5],
+        description="utility of an offer's nest (closed API, ecosystem, open weights): support, "
+        "reliability and integration beyond capability and price",
+    )
+    nest_lambda_closed_api: float = Field(0.6, gt=0, le=1, description="(0, 1]; 1 = no nest")
+    nest_lambda_ecosystem: float = Field(0.6, gt=0, le=1, description="(0, 1]; 1 = no nest")
+    nest_lambda_open_weights: float = Field(0.35, gt=0, le=1, description="(0, 1]; 1 = no nest")
+    # --- size classes (small, medium, large) and hard tasks
+    size_class_cohort_shares: list[float] = Field(
+        default_factory=lambda: [0.5, 0.3, 0.2],
+        description="how the simulated cohorts are spread over small, medium, large",
+    )
+    size_class_organisation_shares: list[float] = Field(
+        default_factory=lambda: [0.9, 0.08, 0.02],
+        description="share of the world's organisations in each class",
+    )
+    size_class_demand_shares: list[float] = Field(
+        default_factory=lambda: [0.2, 0.3, 0.5],
+        description="share of the world's token demand in each class",
+    )
+    hard_task_shares: list[float] = Field(
+        default_factory=lambda: [0.05, 0.15, 0.35],
+        description="mean share of hard work in a cohort's tasks, by size class",
+    )
+    hard_need_min: float = Field(75.0, gt=0, description="least capability need of hard work")
+    hard_need_tail: float = Field(3.0, gt=0, description="Pareto tail index of hard needs")
+    hard_value_multiple: float = Field(5.0, ge=1, description="value per token of hard work")
+
+    @field_validator("nest_utility")
+    @classmethod
+    def _one_per_nest(cls, value: list[float]) -> list[float]:
+        if len(value) != 3:
+            raise ValueError(
+                f"needs 3 values (closed API, ecosystem, open weights), got {len(value)}"
+            )
+        return value
+
+    @field_validator(
+        "size_class_cohort_shares",
+        "size_class_organisation_shares",
+        "size_class_demand_shares",
+        "hard_task_shares",
+    )
+    @classmethod
+    def _three_shares(cls, value: list[float], info) -> list[float]:
+        if len(value) != 3:
+            raise ValueError(f"needs 3 values (small, medium, large), got {len(value)}")
+        for v in value:
+            if not 0 <= v <= 1:
+                raise ValueError(f"{v} is not a share in [0, 1]")
+        if info.field_name != "hard_task_shares" and not math.isclose(sum(value), 1.0):
+            raise ValueError(f"shares sum to {sum(value):g}; they must sum to 1")
+        return value
 
 
 class NetworkConfig(_Section):
@@ -198,6 +269,23 @@ class BuildersConfig(_Section):
         0.2, ge=0, le=100, description="capability points a doubling of compute must buy"
     )
     max_firms: int = Field(200, ge=1, le=5000)
+    # --- prices set against rivals (aiecosim.pricing)
+    price_stickiness: float = Field(
+        0.5, ge=0, lt=1, description="share of the gap to the best response left each month"
+    )
+    price_sample_rows: int = Field(
+        256, ge=8, le=100_000, description="shopping enterprises the price setters read"
+    )
+    price_iterations: int = Field(
+        2, ge=1, le=200, description="fixed-point steps toward the best response a month"
+    )
+    # --- finite serving capacity
+    serving_capacity_growth_per_month: float = Field(
+        0.3, ge=0, le=10, description="most a firm's serving compute can grow in a month"
+    )
+    min_serving_gpu_hours_per_month: float = Field(
+        2e6, ge=0, description="serving compute any firm with a model can contract"
+    )
 
     @field_validator("entrant_strategy_shares")
     @classmethod
@@ -250,6 +338,12 @@ class SimConfig(_Section):
         for name in self.builders.entrant_strategy_shares:
             if name not in known:
                 raise ValueError(_unknown("builders.entrant_strategy_shares", name, known))
+        for name, strategy in self.strategy_table().items():
+            if strategy.pricing == "penetration" and strategy.penetration_months > self.run.steps:
+                raise ValueError(
+                    f"strategies.{name}.penetration_months = {strategy.penetration_months}: "
+                    f"longer than the run ({self.run.steps} months); allowed: 0..{self.run.steps}"
+                )
         for sector_list in (s.specialised_sectors for s in self.strategy_table().values()):
             for sector in sector_list:
                 if not 0 <= sector < self.enterprises.n_sectors:
@@ -281,7 +375,14 @@ class SimConfig(_Section):
                 raise ValueError(
                     _unknown(f"strategies.{name}.{key}", key, Strategy.__dataclass_fields__)
                 )
-            table[name] = table[base_name].variant(name, **spec)
+            try:
+                table[name] = table[base_name].variant(name, **spec)
+            except ValidationError as err:
+                first = err.errors()[0]
+                field = ".".join(str(p) for p in first["loc"])
+                raise ValueError(
+                    f"strategies.{name}.{field} = {first.get('input')!r}: {first['msg'].lower()}"
+                ) from None
         return table
 
 
@@ -400,7 +501,8 @@ def _explain(err: ValidationError, data: dict[str, Any]) -> str:
     value = first.get("input")
     msg = first["msg"]
     if first["type"] == "value_error":
-        return f"config: {msg.removeprefix('Value error, ')}"
+        msg = msg.removeprefix("Value error, ")
+        return f"{loc} = {value!r}: {msg}" if loc else f"config: {msg}"
     return f"{loc} = {value!r}: {msg.lower()}"
 
 

@@ -8,6 +8,7 @@ the model only sequences them and keeps the books.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -16,16 +17,24 @@ import numpy as np
 import pandas as pd
 from aiecosim.agents.builders import ModelBuilder, ReleasedModel
 from aiecosim.agents.energy import EnergySupplier
-from aiecosim.agents.enterprises import Enterprise, EnterprisePopulation, Offers
+from aiecosim.agents.enterprises import (
+    SIZE_CLASSES,
+    Enterprise,
+    EnterprisePopulation,
+    Offers,
+    Shoppers,
+)
 from aiecosim.agents.investors import Investor
 from aiecosim.agents.strategy import ARCHETYPES, EVOLVING_TRAITS, Strategy
 from aiecosim.books import check_books
 from aiecosim.capability import CapabilityLaw
 from aiecosim.capital_market import CapitalMarket
+from aiecosim.choice import NESTS
 from aiecosim.compute_market import ComputeMarket
 from aiecosim.config import SimConfig
 from aiecosim.energy_market import HOURS_PER_YEAR, EnergyMarket
 from aiecosim.network import AdoptionNetwork
+from aiecosim.pricing import BertrandNashPricer, DemandSample
 
 IDLE_POWER_SHARE = 0.4  # an idle accelerator still draws ~40% of its power (cooling, standby)
 
@@ -46,13 +55,20 @@ FIRM_COLUMNS = {
 
 
 class _Peers:
-    """Network influence for the enterprise decision, by provider (one sparse product each)."""
+    """Network influence for the enterprise decision, by provider (one sparse product each).
+    The whole population's share of adopting neighbours is computed once a month (prices and
+    the decision both read it before anyone's provider changes)."""
 
     def __init__(self, network: AdoptionNetwork, provider: np.ndarray, n_firms: int):
         self.network, self.provider, self.n_firms = network, provider, n_firms
+        self._adopting_all = None
 
     def adopting(self, rows):
-        return self.network.adopting_neighbour_share(self.provider, rows)
+        if rows is not None:
+            return self.network.adopting_neighbour_share(self.provider, rows)
+        if self._adopting_all is None:
+            self._adopting_all = self.network.adopting_neighbour_share(self.provider, None)
+        return self._adopting_all
 
     def by_provider(self, rows):
         return self.network.neighbour_shares(self.provider, self.n_firms, rows)
@@ -98,6 +114,7 @@ class AIEcosystemModel(mesa.Model):
             c.scarcity_multiplier,
             c.cloud_markup,
         )
+        self.pricer = BertrandNashPricer(cfg.builders.price_iterations)
         inv = cfg.investors
         self.capital_market = CapitalMarket(
             inv.sentiment_adjustment,
@@ -151,6 +168,7 @@ class AIEcosystemModel(mesa.Model):
         self.cum_ai_capex_usd = 0.0
         self.cum_ai_revenue_usd = 0.0
         self.frontier_history: list[float] = []
+        self._largest_run_flop = 0.0  # largest training run released so far, any firm
         self.events: list[dict] = []
         self._entrants = self._exits = 0
         self._correction = False
@@ -158,10 +176,25 @@ class AIEcosystemModel(mesa.Model):
 
         # Adoption as it stands at the start: a share of enterprises already use a provider and
         # have used it for a while.
+        peers = self._peers()
         self._offers = self._publish_offers_at_start()
-        self.enterprises.decide(
-            self._offers, len(self.builders), self._peers(), 0.0, self.rng, initial=True
+        shopping = self.enterprises.shoppers(
+            self._offers, len(self.builders), peers, self.rng, initial=True
         )
+        self._offers = self._set_prices(shopping, iterations=60, jump=True)
+        start = self.enterprises.decide(
+            self._offers,
+            len(self.builders),
+            peers,
+            self._demand_mtok(0),
+            self.rng,
+            initial=True,
+            shopping=shopping,
+        )
+        # The serving compute each firm has lined up at the start is what its customers use.
+        api = ~self._offers.self_hosted
+        for firm, mtok in zip(self._offers.provider[api], start.mtok_by_offer[api], strict=True):
+            self.builders[firm].serving_capacity_mtok_per_month = float(mtok)
         self.enterprises.months_with_provider[self.enterprises.adopted] = self.rng.integers(
             0, 6, size=int(self.enterprises.adopted.sum())
         )
@@ -200,26 +233,33 @@ class AIEcosystemModel(mesa.Model):
         self.compute_market.set_price(m, self.energy_price_usd_per_mwh)
 
         # 3. Builders: train (rationed when compute is short), release, price; offers published.
+        open_released = sum(b.rd_released_usd for b in alive if b.open_weights)
         for builder in alive:
-            builder.improve_serving()
+            builder.improve_serving(open_released)
         requests = np.array([b.training_request_gpu_hours() for b in alive])
         granted = self.compute_market.ration_training(requests, self.last_inference_gpu_hours)
         self.training_gpu_hours_wanted = float(requests.sum())
         self.inference_gpu_hours_wanted = 0.0
         for builder, share in zip(alive, granted, strict=True):
             builder.advance_training(float(share))
+        #    Who shops this month is known before prices are set: firms price against them.
         for builder in alive:
-            builder.set_price()
-        self._offers = offers = self._publish_offers()
+            if builder.released and builder.price_usd_per_mtok <= 0:
+                builder.set_price(None)  # a first model starts from cost-plus
+        peers = self._peers()
+        self._offers = self._publish_offers()
+        shopping = self.enterprises.shoppers(self._offers, len(self.builders), peers, self.rng)
+        self._offers = offers = self._set_prices(shopping, self.cfg.builders.price_iterations)
 
         # 4. Enterprises choose among the offers (one array computation), use tokens, churn.
         self.outcome = outcome = self.enterprises.decide(
             offers,
             len(self.builders),
-            self._peers(),
+            peers,
             self._demand_mtok(m),
             self.rng,
             serve=self._serve,
+            shopping=shopping,
         )
 
         # 5. Settlement: builders book revenue, buy inference compute, pay their costs.
@@ -300,6 +340,70 @@ class AIEcosystemModel(mesa.Model):
     def _peers(self) -> _Peers:
         return _Peers(self.network, self.enterprises.provider, len(self.builders))
 
+    def _set_prices(self, shopping: Shoppers, iterations: int, jump: bool = False) -> Offers:
+        """Every builder prices its API by its rule; the best responses come from the
+        Bertrand–Nash fixed point (`aiecosim.pricing`) against the enterprises shopping this
+        month, at the rivals' current prices. `jump`: take the best response at once (the start
+        of the run), not partway. Returns the month's offers at their new prices."""
+        offers = self._offers
+        if not len(offers):
+            return offers
+        api = ~offers.self_hosted
+        # marginal cost: the firm's inference cost on its API; on a self-hosted offer the firm
+        # keeps only the support fee, so the rest of the price is its "cost"
+        cost = (1 - self.cfg.builders.open_support_fee_share) * offers.price_usd_per_mtok
+        priced = np.zeros(len(offers), dtype=bool)
+        for k in np.flatnonzero(api):
+            builder = self.builders[offers.provider[k]]
+            cost[k] = builder.inference_cost_usd_per_mtok()
+            priced[k] = builder.sets_price_by_best_response()
+        best = offers.price_usd_per_mtok
+        if priced.any() and len(shopping.rows):
+            best = self.pricer.solve(
+                self._demand_sample(offers, shopping),
+                offers.price_usd_per_mtok,
+                cost,
+                offers.provider,
+                priced,
+                iterations,
+            )
+        price = offers.price_usd_per_mtok.copy()
+        for k in np.flatnonzero(api):
+            builder = self.builders[offers.provider[k]]
+            if jump and priced[k]:
+                builder.price_usd_per_mtok = 0.0  # no last price to stick to
+            builder.set_price(float(best[k]), float(cost[k]))
+            price[k] = builder.price_usd_per_mtok
+        return dataclasses.replace(offers, price_usd_per_mtok=price)
+
+    def _demand_sample(self, offers: Offers, shopping: Shoppers) -> DemandSample:
+        """The demand a price setter reads: the enterprises shopping this month, each weighted
+        by its demand; above `builders.price_sample_rows` of them, that many drawn
+        (systematically, from one uniform) in proportion to their demand."""
+        pop = self.enterprises
+        e = self.cfg.enterprises
+        rows, delta = shopping.rows, shopping.delta
+        weight = pop.demand_weight[rows]
+        size = self.cfg.builders.price_sample_rows
+        if len(rows) > size:
+            points = (self.rng.random() + np.arange(size)) / size
+            pick = np.searchsorted(np.cumsum(weight) / weight.sum(), points)
+            pick = np.minimum(pick, len(rows) - 1)
+            rows, delta = rows[pick], delta[pick]
+            weight = np.full(size, weight.sum() / size)
+        # (no AI stays an option here even for those who must adopt at the start)
+        current = shopping.current[rows]
+        return DemandSample(
+            choice=pop.choice_model(offers),
+            delta=delta,
+            alpha=pop.price_coefficient[rows].astype(np.float32),
+            weight=(weight * self._demand_mtok(self.month)).astype(np.float32),
+            outside=pop.outside_utility(rows, offers, current).astype(np.float32),
+            reference_price_usd_per_mtok=e.reference_price_usd_per_mtok,
+            elasticity=e.price_elasticity,
+            max_usage_multiple=e.max_usage_multiple,
+        )
+
     def _publish_offers_at_start(self) -> Offers:
         self.energy = self.energy_market.clear(
             np.array([s.capacity_mw for s in self.suppliers]),
@@ -310,75 +414,81 @@ class AIEcosystemModel(mesa.Model):
         self.compute_market.update_capacity(0, self._giants_grid_draw_mw())
         self.compute_market.set_price(0, self.energy_price_usd_per_mwh)
         for builder in self.builders:
-            builder.set_price()
-        return self._publish_offers()
+            builder.set_price(None)  # cost-plus, the Nash prices' starting point
+        self._serving_limits = False  # at the start, firms serve the customers they have
+        offers = self._publish_offers()
+        self._serving_limits = True
+        return offers
 
     def _publish_offers(self) -> Offers:
         """Each alive builder with a model offers it by API; open weights can also be self-hosted
-        by the enterprise, which then pays rented compute (with an overhead) instead of a price."""
+        by the enterprise, which then pays rented compute (with an overhead) instead of a price.
+        Offers are grouped in the nests of the choice (`aiecosim.choice.NESTS`): open weights,
+        API and self-hosted side by side; the integrated giants' ecosystems; closed APIs."""
         rows = []
         n_sectors = self.cfg.enterprises.n_sectors
         e = self.cfg.enterprises
+        fee = self.cfg.builders.open_support_fee_share
+        limits = getattr(self, "_serving_limits", True)
         for b in self.alive_builders():
             if not b.released:
                 continue
             specialised = np.zeros(n_sectors, dtype=bool)
             specialised[list(b.strategy.specialised_sectors)] = True
-            privacy = e.open_api_privacy if b.open_weights else 0.0
+            nest = NESTS.index(
+                "open_weights"
+                if b.open_weights
+                else "ecosystem"
+                if b.archetype == "integrated_giant"
+                else "closed_api"
+            )
             hours = b.gpu_hours_per_mtok()
             rows.append(
-                (
-                    b.firm_id,
-                    False,
-                    b.capability,
-                    b.price_usd_per_mtok,
-                    privacy,
-                    specialised,
-                    b.strategy.lock_in_strength,
-                    hours,
-                )
+                {
+                    "nest": nest,
+                    "provider": b.firm_id,
+                    "self_hosted": False,
+                    "capability": b.capability,
+                    "price_usd_per_mtok": b.price_usd_per_mtok,
+                    "privacy": e.open_api_privacy if b.open_weights else 0.0,
+                    "specialised": specialised,
+                    "lock_in": b.strategy.lock_in_strength,
+                    "capacity_mtok": b.serving_capacity_mtok() if limits else np.inf,
+                    "gpu_hours_per_mtok": hours,
+                }
             )
             if b.open_weights:
-                self_host_hours = hours * e.self_host_overhead
                 # The enterprise rents the compute and pays the builder a support fee: the fee
                 # is a share of what it spends, the rest pays for the GPU-hours.
-                fee = self.cfg.builders.open_support_fee_share
+                self_host_hours = hours * e.self_host_overhead
                 compute_cost = self_host_hours * self.compute_market.price_usd_per_gpu_hour
-                self_host_price = compute_cost / (1 - fee)
                 rows.append(
-                    (
-                        b.firm_id,
-                        True,
-                        b.capability,
-                        self_host_price,
-                        1.0,
-                        specialised,
-                        0.0,
-                        self_host_hours,
-                    )
+                    rows[-1]
+                    | {
+                        "self_hosted": True,
+                        "price_usd_per_mtok": compute_cost / (1 - fee),
+                        "privacy": 1.0,
+                        "lock_in": 0.0,
+                        "capacity_mtok": np.inf,
+                        "gpu_hours_per_mtok": self_host_hours,
+                    }
                 )
-        self._offer_gpu_hours_per_mtok = np.array([r[-1] for r in rows])
-        rows = [r[:-1] for r in rows]
-        if not rows:
-            empty = np.zeros(0)
-            return Offers(
-                empty.astype(int),
-                empty.astype(bool),
-                empty,
-                empty,
-                empty,
-                np.zeros((0, n_sectors), dtype=bool),
-                empty,
-            )
-        cols = list(zip(*rows, strict=True))
+        rows.sort(key=lambda r: (r["nest"], r["provider"], r["self_hosted"]))
+        self._offer_gpu_hours_per_mtok = np.array([r["gpu_hours_per_mtok"] for r in rows])
+
+        def column(name, dtype):
+            return np.array([r[name] for r in rows], dtype=dtype)
+
         return Offers(
-            provider=np.array(cols[0], dtype=np.int64),
-            self_hosted=np.array(cols[1], dtype=bool),
-            capability=np.array(cols[2], dtype=float),
-            price_usd_per_mtok=np.array(cols[3], dtype=float),
-            privacy=np.array(cols[4], dtype=float),
-            specialised=np.array(cols[5], dtype=bool).reshape(len(rows), n_sectors),
-            lock_in=np.array(cols[6], dtype=float),
+            provider=column("provider", np.int64),
+            self_hosted=column("self_hosted", bool),
+            capability=column("capability", float),
+            price_usd_per_mtok=column("price_usd_per_mtok", float),
+            privacy=column("privacy", float),
+            specialised=column("specialised", bool).reshape(len(rows), n_sectors),
+            lock_in=column("lock_in", float),
+            nest=column("nest", np.int64),
+            capacity_mtok=column("capacity_mtok", float),
         )
 
     def _serve(self, mtok_by_offer: np.ndarray) -> np.ndarray:
@@ -429,11 +539,16 @@ class AIEcosystemModel(mesa.Model):
         self.inference_gpu_hours += float(
             (outcome.mtok_by_offer[hosted] * self._offer_gpu_hours_per_mtok[hosted]).sum()
         )
+        requested = np.bincount(
+            offers.provider[api], weights=outcome.requested_mtok_by_offer[api], minlength=n_firms
+        )
         for b in self.alive_builders():
             i = b.firm_id
             b.customers = int(customers[i])
             b.model_revenue_usd = float(api_rev[i] + support_rev[i])
             b.settle(float(api_mtok[i]), float(api_rev[i]), float(support_rev[i]))
+            if b.released:
+                b.line_up_serving(float(requested[i]))
         market = self.compute_market
         giants = [b for b in self.alive_builders() if b.owned_gpus_h100e > 0]
         demand = self.training_gpu_hours + self.inference_gpu_hours
@@ -640,7 +755,12 @@ class AIEcosystemModel(mesa.Model):
         builders = self.builders
         alive = self.alive_builders()
         revenue = np.array([b.model_revenue_usd if b.alive else 0.0 for b in builders])
-        customers = np.array([b.customers if b.alive else 0 for b in builders], dtype=float)
+        offers = self._offers
+        # Customers in organisations (each cohort stands for a share of the world's), so the
+        # shares do not depend on how many cohorts a size class is simulated with.
+        customers = np.bincount(
+            offers.provider, weights=outcome.organisations_by_offer, minlength=len(builders)
+        )
         archetype = np.array([b.archetype for b in builders])
         total_rev = revenue.sum()
         total_cust = customers.sum()
@@ -665,14 +785,27 @@ class AIEcosystemModel(mesa.Model):
         out["best_open_capability"] = best_open
         out["open_lag_months"] = self._open_lag_months(frontier, best_open)
         # Largest training run released so far, any firm (exited ones included): the scale trend.
-        out["frontier_training_flop"] = max(
-            (r.training_flop for b in builders for r in b.released), default=0.0
+        self._largest_run_flop = max(
+            self._largest_run_flop,
+            max((b.best_model.training_flop for b in alive if b.released), default=0.0),
         )
+        out["frontier_training_flop"] = self._largest_run_flop
         api = ~self._offers.self_hosted
         mtok = outcome.mtok_by_offer[api].sum()
         out["token_price_usd_per_mtok"] = (
             float(outcome.spend_usd_by_offer[api].sum() / mtok) if mtok > 0 else float("nan")
         )
+        # What each archetype's API tokens sell for, on average over the tokens sold (NaN when
+        # it sold none): the premium one archetype earns over another.
+        api_archetype = archetype[self._offers.provider[api]]
+        for a in ARCHETYPES:
+            mine = api_archetype == a
+            sold = outcome.mtok_by_offer[api][mine].sum()
+            out[f"token_price_{a}_usd_per_mtok"] = (
+                float(outcome.spend_usd_by_offer[api][mine].sum() / sold)
+                if sold > 0
+                else float("nan")
+            )
         market = self.compute_market
         out["compute_price_usd_per_gpu_hour"] = market.price_usd_per_gpu_hour
         out["energy_price_usd_per_mwh"] = self.energy_price_usd_per_mwh
@@ -685,14 +818,28 @@ class AIEcosystemModel(mesa.Model):
             dc_mw / self.energy.served_mw if self.energy.served_mw > 0 else float("nan")
         )
         out["grid_demand_twh_per_year"] = self.energy.demand_mw * HOURS_PER_YEAR / 1e6
-        n = self.enterprises.n
         adopters = outcome.adopters
-        out["adoption_rate"] = adopters / n
+        out["adoption_rate"] = float(outcome.organisations_by_offer.sum())
         out["adopters_positive_roi_share"] = outcome.positive_return / adopters if adopters else 0.0
         out["churn_rate"] = outcome.churned / adopters if adopters else 0.0
         out["switch_rate"] = outcome.switched / adopters if adopters else 0.0
         # What a provider calls churn: customers lost this month, to a rival or to no AI at all.
         out["provider_churn_rate"] = out["churn_rate"] + out["switch_rate"]
+        # The market by enterprise size: spend (USD/month) and the share of the class's
+        # organisations that buy from each archetype, and the class's adoption.
+        # one matrix product each: (size classes x offers) @ (offers x archetypes)
+        kind = np.array([ARCHETYPES.index(a) for a in archetype], dtype=np.int64)
+        to_archetype = np.zeros((len(offers), len(ARCHETYPES)))
+        to_archetype[np.arange(len(offers)), kind[offers.provider]] = 1.0
+        spend = outcome.spend_usd_by_class @ to_archetype
+        organisations = outcome.organisations_by_class @ to_archetype
+        for c, size in enumerate(SIZE_CLASSES):
+            out[f"adoption_rate_{size}"] = float(outcome.adoption_by_class[c])
+            for j, a in enumerate(ARCHETYPES):
+                out[f"spend_usd_{size}_{a}"] = float(spend[c, j])
+                out[f"customer_share_{size}_{a}"] = float(organisations[c, j])
+        out["unserved_mtok"] = outcome.unserved_mtok
+        out["customers_turned_away"] = outcome.turned_away
         out["cum_ai_capex_usd"] = self.cum_ai_capex_usd
         out["cum_ai_revenue_usd"] = self.cum_ai_revenue_usd
         out["ai_revenue_usd_per_year"] = self.month_ai_revenue_usd * 12
@@ -802,6 +949,7 @@ _METRIC_NAMES = [
     "open_lag_months",
     "frontier_training_flop",
     "token_price_usd_per_mtok",
+    *[f"token_price_{a}_usd_per_mtok" for a in ARCHETYPES],
     "compute_price_usd_per_gpu_hour",
     "energy_price_usd_per_mwh",
     "compute_utilisation",
@@ -811,6 +959,11 @@ _METRIC_NAMES = [
     "dc_grid_share",
     "grid_demand_twh_per_year",
     "adoption_rate",
+    *[f"adoption_rate_{c}" for c in SIZE_CLASSES],
+    *[f"spend_usd_{c}_{a}" for c in SIZE_CLASSES for a in ARCHETYPES],
+    *[f"customer_share_{c}_{a}" for c in SIZE_CLASSES for a in ARCHETYPES],
+    "unserved_mtok",
+    "customers_turned_away",
     "adopters_positive_roi_share",
     "churn_rate",
     "switch_rate",

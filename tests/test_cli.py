@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 from aiecosim.cli import app
 from typer.testing import CliRunner
 
@@ -98,3 +99,37 @@ def test_bench_refuses_worker_counts_it_cannot_run():
         result = runner.invoke(app, ["bench", "--quick", "--workers", counts])
         assert result.exit_code == 2, result.output
         assert "--workers" in result.output and "at least 1" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "toml", "expected"),
+    [
+        (["--set", "enterprises.nest_lambda_open_weights=0"], None, "nest_lambda_open_weights = 0"),
+        (["--set", "enterprises.nest_lambda_closed_api=1.5"], None, "less than or equal to 1"),
+        (["--set", "builders.price_stickiness=-0.1"], None, "price_stickiness = -0.1"),
+        (
+            [],
+            '[strategies.cheap]\nbase = "open_source_builder"\npricing = "predatory"\n',
+            "strategies.cheap.pricing = 'predatory'",
+        ),
+        (
+            [],
+            '[strategies.cheap]\nbase = "open_source_builder"\npricing = "penetration"\n'
+            "penetration_months = 500\n",
+            "longer than the run",
+        ),
+        (["--set", "enterprises.size_class_demand_shares=[0.5,0.5,0.5]"], None, "sum to 1"),
+    ],
+)
+def test_bad_market_core_parameters_exit_2_with_one_line(tmp_path, args, toml, expected):
+    if toml is not None:
+        spec = tmp_path / "bad.toml"
+        spec.write_text(toml)
+        args = [*args, "--config", str(spec)]
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", "--steps", "6", "--out", str(out), *args])
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists()

@@ -111,6 +111,8 @@ def test_adopters_with_a_positive_return_stay():
     )
     adopt_all(pop, 0)
     pop.value_usd_per_mtok[:] = 100.0
+    pop.need[:] = 60.0  # work a model of capability 70 does well
+    pop.hard_weight[:] = 0.0
     for m in range(6):
         out = pop.decide(
             offers(price=(0.5, 0.5)), 2, FixedPeers([0, 0]), 1e6, np.random.default_rng(m)

@@ -1,8 +1,8 @@
 """Comparative statics: each scenario against the baseline on the same twelve seeds, a paired
 one-sided Wilcoxon test per expectation (experiments/statics.py).
 
-One expectation is a known gap of the model, explained in docs/model.md ("Scenarios and what
-they move"); it is a strict xfail, so a change that makes the model show it says so.
+Two expectations are known gaps of the model, explained in docs/model.md ("Scenarios and what
+they move"); they are strict xfails, so a change that makes the model show one says so.
 """
 
 from __future__ import annotations
@@ -12,7 +12,12 @@ from aiecosim.experiments.statics import EXPECTATIONS, comparative_statics
 
 KNOWN_GAPS = {
     ("scaling-plateau", "frontier_lab_share"): (
-        "when the scale race stops, frontier models stop growing and get cheaper to serve"
+        "the premium erodes (frontier_premium) but the labs stop paying for scale and keep the "
+        "closed-API convenience open weights lack: their share falls too little to show"
+    ),
+    ("lock-in", "hhi"): (
+        "switching costs freeze the spread of customers over the starting firms; without them "
+        "the market drifts to the integrated giants, so the baseline is the more concentrated"
     ),
 }
 
