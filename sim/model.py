@@ -169,6 +169,7 @@ class AIEcosystemModel(mesa.Model):
         self.cum_ai_revenue_usd = 0.0
         self.frontier_history: list[float] = []
         self._largest_run_flop = 0.0  # largest training run released so far, any firm
+        self._serving_limits = True  # providers serve what their capacity allows
         self.events: list[dict] = []
         self._entrants = self._exits = 0
         self._correction = False
@@ -198,6 +199,7 @@ class AIEcosystemModel(mesa.Model):
         self.enterprises.months_with_provider[self.enterprises.adopted] = self.rng.integers(
             0, 6, size=int(self.enterprises.adopted.sum())
         )
+        self.enterprises.negative_months[:] = 0  # the start is not a month of losses
 
         self.datacollector = mesa.DataCollector(
             model_reporters={name: _metric(name) for name in _METRIC_NAMES},
@@ -429,7 +431,7 @@ class AIEcosystemModel(mesa.Model):
         n_sectors = self.cfg.enterprises.n_sectors
         e = self.cfg.enterprises
         fee = self.cfg.builders.open_support_fee_share
-        limits = getattr(self, "_serving_limits", True)
+        limits = self._serving_limits
         for b in self.alive_builders():
             if not b.released:
                 continue
