@@ -117,7 +117,7 @@ class MonthOutcome:
     turned_away: int  # cohorts that chose an offer whose provider had no capacity for them
     unserved_mtok: float  # wanted but not served by the provider's own capacity
     requested_mtok_by_offer: np.ndarray  # wanted, those turned away included: demand seen
-    adoption_by_class: np.ndarray  # share of each class's organisations using AI
+    adoption_by_class: np.ndarray  # share of each class's organisations using AI (0: empty)
 
 
 def _class_counts(n: int, shares) -> np.ndarray:
@@ -384,12 +384,13 @@ class EnterprisePopulation:
             if over.any() and joining.any():
                 refused = self._turn_away(offers, rows, new_current, joining, mtok, wanted, rng)
                 if refused.any():
+                    # those turned away keep what they had (an orphan has nothing to keep)
                     turned_away = int(refused.sum())
                     back = rows[refused]
+                    new_current[refused] = np.where(orphaned[back], NONE, old_current[refused])
                     wanted = (
                         wanted - np.bincount(idx[back], weights=mtok[back], minlength=k + 1)[:k]
                     )
-                    new_current[refused] = np.where(orphaned[back], NONE, old_current[refused])
                     current[back] = new_current[refused]
                     idx[back] = np.where(current[back] >= 0, current[back], k)
                     mtok[back] = base_mtok[back] * usage_k[idx[back]]
@@ -397,12 +398,17 @@ class EnterprisePopulation:
                         wanted + np.bincount(idx[back], weights=mtok[back], minlength=k + 1)[:k]
                     )
                     changed = (new_current != old_current) | orphaned[rows]
+                    # the provider a refused switcher stays with sees its demand too
+                    requested = np.maximum(requested, wanted)
             chose_offer = new_current >= 0
             picked = np.where(chose_offer, new_current, 0)
             new_provider = np.where(chose_offer, offers.provider[picked], NONE)
             new_self = np.where(chose_offer, offers.self_hosted[picked], False)
-            was_adopter = self.provider[rows] != NONE
-            switched = int((changed & was_adopter & ~orphaned[rows] & chose_offer).sum())
+            old_provider = self.provider[rows]
+            was_adopter = old_provider != NONE
+            # a switch is a new provider (not the same firm's other delivery)
+            to_rival = chose_offer & (new_provider != old_provider)
+            switched = int((to_rival & was_adopter & ~orphaned[rows]).sum())
             new_adopters = int((~was_adopter & chose_offer).sum())
             left = int((changed & was_adopter & ~chose_offer).sum())  # back to no AI
             moved = rows[changed]
@@ -529,7 +535,7 @@ class EnterprisePopulation:
             turned_away,
             unserved,
             requested,
-            1.0 - org_by_class[:, n_offers],
+            np.where(self.class_organisations > 0, 1.0 - org_by_class[:, n_offers], 0.0),
         )
 
 

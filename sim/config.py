@@ -124,7 +124,7 @@ class CapabilityConfig(_Section):
     rd_reference_usd: float = Field(
         5e7,
         gt=0,
-        description="cumulative R&D at which serving efficiency has doubled^(1/rd_elasticity)",
+        description="cumulative R&D at which serving efficiency has grown 2**rd_elasticity",
     )
     rd_elasticity: float = Field(
         0.3, ge=0, le=2, description="serving efficiency ~ (1 + R&D / reference) ** elasticity"
@@ -153,7 +153,9 @@ class EnterpriseConfig(_Section):
         6.0, gt=0, le=50, description="steepness of value in capability around the need"
     )
     b_value: float = Field(15.0, ge=0)
-    b_price: float = Field(8.0, ge=0)
+    b_price: float = Field(
+        8.0, gt=0, description="utils per (price / value): > 0, or no price would be too high"
+    )
     b_privacy: float = Field(1.5, ge=0)
     b_peer: float = Field(2.0, ge=0)
     b_specialisation: float = Field(0.6, ge=0)
@@ -228,6 +230,24 @@ class EnterpriseConfig(_Section):
             raise ValueError(f"shares sum to {sum(value):g}; they must sum to 1")
         return value
 
+    @model_validator(mode="after")
+    def _simulated_classes_have_organisations_and_demand(self) -> EnterpriseConfig:
+        sizes = ("small", "medium", "large")
+        for cohorts, orgs, demand, size in zip(
+            self.size_class_cohort_shares,
+            self.size_class_organisation_shares,
+            self.size_class_demand_shares,
+            sizes,
+            strict=True,
+        ):
+            if cohorts > 0 and (orgs <= 0 or demand <= 0):
+                raise ValueError(
+                    f"the {size} class has cohorts but size_class_organisation_shares {orgs} "
+                    f"and size_class_demand_shares {demand}; both must be > 0 where cohorts are "
+                    "simulated"
+                )
+        return self
+
 
 class NetworkConfig(_Section):
     kind: Literal["small_world", "scale_free", "sector_blocks"] = "small_world"
@@ -284,7 +304,7 @@ class BuildersConfig(_Section):
         0.3, ge=0, le=10, description="most a firm's serving compute can grow in a month"
     )
     min_serving_gpu_hours_per_month: float = Field(
-        2e6, ge=0, description="serving compute any firm with a model can contract"
+        2e6, gt=0, description="serving compute any firm with a model can contract"
     )
 
     @field_validator("entrant_strategy_shares")
@@ -502,7 +522,9 @@ def _explain(err: ValidationError, data: dict[str, Any]) -> str:
     msg = first["msg"]
     if first["type"] == "value_error":
         msg = msg.removeprefix("Value error, ")
-        return f"{loc} = {value!r}: {msg}" if loc else f"config: {msg}"
+        if loc and not isinstance(value, dict):
+            return f"{loc} = {value!r}: {msg}"
+        return f"{loc or 'config'}: {msg}"
     return f"{loc} = {value!r}: {msg.lower()}"
 
 

@@ -327,3 +327,39 @@ def test_outputs_agree_between_2000_and_16000_enterprises(scenario):
         return max(shares, key=shares.get)
 
     assert winner(coarse.mean(axis=0)) == winner(fine.mean(axis=0))
+
+
+def test_penetration_pricing_buys_share_while_it_lasts():
+    """A builder that prices below cost for its first year wins more customers in that year
+    than the same builder pricing by best response, and pays for them (a loss on every token)."""
+
+    def first_year(pricing):
+        strategies = {
+            "newcomer": {
+                "base": "open_source_builder",
+                "pricing": pricing,
+                "penetration_months": 12,
+                "penetration_discount": 0.5,
+            }
+        }
+        cfg = world(
+            'builders.initial=[{strategy="frontier_lab",count=2},'
+            '{strategy="open_source_builder",count=4},{strategy="newcomer",count=1}]',
+            "builders.entry_rate_per_month=0",
+            steps=12,
+            strategies=strategies,
+        )
+        shares, margins = [], []
+        for seed in (1, 2):
+            model = AIEcosystemModel(cfg, rng=seed)
+            newcomer = model.builders[-1]
+            for _ in range(12):
+                model.step()
+                shares.append(newcomer.customers / max(1, model.outcome.adopters))
+                margins.append(newcomer.price_usd_per_mtok - newcomer.inference_cost_usd_per_mtok())
+        return np.mean(shares), np.mean(margins)
+
+    pen_share, pen_margin = first_year("penetration")
+    nash_share, nash_margin = first_year("nash")
+    assert pen_share > nash_share
+    assert pen_margin < 0 < nash_margin

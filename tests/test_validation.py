@@ -18,7 +18,7 @@ from aiecosim.outputs import run_model
 from typer.testing import CliRunner
 
 KNOWN_GAPS = {
-    "fixed_capability_price_decline": "one offer per firm, Chinchilla-sized: about 4x a year",
+    "fixed_capability_price_decline": "one offer per firm, Chinchilla-sized: about 2.5x a year",
     "accelerator_stock_growth": "the rentable fleet is installed only as LLM demand fills it",
 }
 
