@@ -143,9 +143,6 @@ class ModelBuilder(mesa.Agent):
     def inference_cost_usd_per_mtok(self) -> float:
         return self.gpu_hours_per_mtok() * self.unit_compute_cost_usd_per_gpu_hour()
 
-    def cost_plus_price_usd_per_mtok(self) -> float:
-        return self.inference_cost_usd_per_mtok() * (1 + self.strategy.markup)
-
     def in_penetration(self) -> bool:
         s = self.strategy
         return s.pricing == "penetration" and self.model.month - self.entry_month < (

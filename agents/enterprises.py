@@ -215,13 +215,6 @@ class EnterprisePopulation:
             self._choice = (offers.nest, NestedLogit(offers.nest, self.lambdas))
         return self._choice[1]
 
-    def shopping_probability(self, adopting_share: np.ndarray) -> np.ndarray:
-        """Chance that each enterprise chooses this month: the Bass hazard for non-adopters,
-        the reconsidering share for adopters."""
-        c = self.cfg
-        hazard = np.minimum(1.0, c.bass_p + c.bass_q * adopting_share)
-        return np.where(self.adopted, c.reconsider_share_per_month, hazard)
-
     def utilities(
         self,
         rows: np.ndarray,

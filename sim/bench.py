@@ -1,9 +1,9 @@
 """`aiecosim bench`: how fast the model is, measured, never asserted in tests.
 
 Measures the enterprise decision step against a straightforward per-agent Mesa version of the
-same decision (kept here only for the ratio), the monthly price solve, full runs at several enterprise counts with the
-fitted exponent of time against enterprises, set-up time, peak memory (in a child process, so
-that each size starts clean) and sweep throughput at 1 and 2 workers.
+same decision (kept here only for the ratio), the monthly price solve, full runs at several
+enterprise counts with the fitted exponent of time against enterprises, set-up time, peak memory
+(in a child process, so that each size starts clean) and sweep throughput at 1 and 2 workers.
 """
 
 from __future__ import annotations
@@ -189,15 +189,7 @@ def price_solve_ms(enterprises: int = 5000, repeats: int = 60) -> dict:
         model.step()
     offers = model._offers
     shopping = model.enterprises.shoppers(offers, len(model.builders), model._peers(), model.rng)
-    cost = np.array(
-        [
-            model.builders[f].inference_cost_usd_per_mtok() if not hosted else 0.85 * p
-            for f, hosted, p in zip(
-                offers.provider, offers.self_hosted, offers.price_usd_per_mtok, strict=True
-            )
-        ]
-    )
-    priced = ~offers.self_hosted
+    cost, priced = model._marginal_costs(offers)
     sample_times, solve_times = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()

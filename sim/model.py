@@ -351,14 +351,7 @@ class AIEcosystemModel(mesa.Model):
         if not len(offers):
             return offers
         api = ~offers.self_hosted
-        # marginal cost: the firm's inference cost on its API; on a self-hosted offer the firm
-        # keeps only the support fee, so the rest of the price is its "cost"
-        cost = (1 - self.cfg.builders.open_support_fee_share) * offers.price_usd_per_mtok
-        priced = np.zeros(len(offers), dtype=bool)
-        for k in np.flatnonzero(api):
-            builder = self.builders[offers.provider[k]]
-            cost[k] = builder.inference_cost_usd_per_mtok()
-            priced[k] = builder.sets_price_by_best_response()
+        cost, priced = self._marginal_costs(offers)
         best = offers.price_usd_per_mtok
         if priced.any() and len(shopping.rows):
             best = self.pricer.solve(
@@ -377,6 +370,19 @@ class AIEcosystemModel(mesa.Model):
             builder.set_price(float(best[k]), float(cost[k]))
             price[k] = builder.price_usd_per_mtok
         return dataclasses.replace(offers, price_usd_per_mtok=price)
+
+    def _marginal_costs(self, offers: Offers) -> tuple[np.ndarray, np.ndarray]:
+        """Each offer's marginal cost to its firm (USD/Mtok), and whether the firm sets its
+        price by best response. On the API the cost is the firm's inference cost; on a
+        self-hosted offer the firm keeps only the support fee, so the rest of the price is its
+        "cost" (and the enterprise, not the firm, sets nothing: the price is the compute's)."""
+        cost = (1 - self.cfg.builders.open_support_fee_share) * offers.price_usd_per_mtok
+        priced = np.zeros(len(offers), dtype=bool)
+        for k in np.flatnonzero(~offers.self_hosted):
+            builder = self.builders[offers.provider[k]]
+            cost[k] = builder.inference_cost_usd_per_mtok()
+            priced[k] = builder.sets_price_by_best_response()
+        return cost, priced
 
     def _demand_sample(self, offers: Offers, shopping: Shoppers) -> DemandSample:
         """The demand a price setter reads: the enterprises shopping this month, each weighted

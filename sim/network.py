@@ -172,25 +172,14 @@ class AdoptionNetwork:
         column = np.where(provider >= 0, provider, k).astype(np.int32)  # none: column k
         if rows is None:
             block, inv = self.adjacency, self._inv_degree
-            product = sp.csr_matrix(
-                (block.data, column[block.indices], block.indptr), shape=(block.shape[0], k + 1)
-            )
-            counts = product.toarray()  # float32 integer counts (exact below 2**24)
-            return counts[:, :k] * inv[:, None]
-        # A few rows: gather their neighbour lists straight from the CSR arrays and count
-        # providers with one bincount (scipy's fancy row indexing costs more than the count).
-        rows = self._check_rows(rows)
-        indptr = self.adjacency.indptr
-        starts = indptr[rows]
-        lengths = indptr[rows + 1] - starts
-        total = int(lengths.sum())
-        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        neighbours = self.adjacency.indices[offsets + np.arange(total)]
-        row_of = np.repeat(np.arange(len(rows)) * (k + 1), lengths)
-        counts = np.bincount(row_of + column[neighbours], minlength=len(rows) * (k + 1)).reshape(
-            len(rows), k + 1
+        else:
+            rows = self._check_rows(rows)
+            block, inv = self.adjacency[rows], self._inv_degree[rows]
+        product = sp.csr_matrix(
+            (block.data, column[block.indices], block.indptr), shape=(block.shape[0], k + 1)
         )
-        return counts[:, :k] * self._inv_degree[rows][:, None]
+        counts = product.toarray()  # float32 integer counts (exact below 2**24)
+        return counts[:, :k] * inv[:, None]
 
     def adopting_neighbour_share(
         self, provider: np.ndarray, rows: np.ndarray | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from aiecosim.agents.enterprises import NONE, EnterprisePopulation, Offers
+from aiecosim.agents.enterprises import EnterprisePopulation, Offers
 from aiecosim.config import EnterpriseConfig, load_config
 from aiecosim.model import AIEcosystemModel
 from aiecosim.outputs import run_model
@@ -266,9 +266,10 @@ def test_a_capacity_bound_provider_turns_customers_away():
     assert out.turned_away > 0
     assert out.mtok_by_offer[0] <= 1e4 * (1 + 1e-9)
     assert out.customers_by_offer[1] > out.customers_by_offer[0]
-    # those turned away are not the bound provider's customers
+    # those turned away are nobody's customers: they had no AI and still have none
     assert (pop.provider == 0).sum() == out.customers_by_offer[0]
-    assert (pop.provider[pop.provider != NONE] >= 0).all()
+    assert pop.adopted.sum() == out.customers_by_offer.sum() == out.new_adopters
+    assert out.new_adopters + out.turned_away <= out.reconsidered
 
 
 def test_slow_serving_build_out_leaves_demand_unserved_in_the_model():
