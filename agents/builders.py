@@ -3,8 +3,15 @@
 A `ModelBuilder` trains models over several months with compute it buys (or owns), releases them,
 spends on efficiency R&D, prices tokens by its strategy's rule (by default toward its best
 response to its rivals' prices), serves what its compute allows, pays for the inference compute
-its customers use, raises money from investors and exits when it runs out of cash. What it
-spends on, how it prices and whether its weights are open all come from its frozen `Strategy`.
+its customers use, raises money from investors (or, for an incumbent giant, its parent) and
+exits when it runs out of cash and nobody funds it. What it spends on, how it prices and whether
+its weights are open all come from its frozen `Strategy`.
+
+Every payment goes through the model's ledger (`aiecosim.ledger`): enterprises pay it for
+tokens and support, it pays the cloud sector for rented compute, the energy exchange and fuel
+for its own fleet's power, staff and suppliers for operations and R&D, chip makers for its
+data centres. Its books per month: revenue, costs (cash, capex included), capex, depreciation;
+profit = revenue - (costs - capex) - depreciation, free cash flow = revenue - costs.
 
 Money in USD per month; compute in FLOP (training) and H100-equivalent GPU-hours (rental);
 inference in millions of tokens (Mtok).
@@ -56,7 +63,9 @@ class ModelBuilder(mesa.Agent):
         self.archetype = strategy.archetype
         self.firm_id = 0  # set by the model: index into its firm arrays
         self.cash_usd = cash_usd
+        self.paid_in_usd = cash_usd  # equity put in: its founding cash, rounds, transfers
         self.capital_raised_usd = 0.0
+        self.parent = None  # an incumbent giant's parent company (aiecosim.agents.parents)
         self.released: list[ReleasedModel] = []
         self.training: TrainingRun | None = None
         self.last_training_flop = strategy.initial_model_flop
@@ -66,6 +75,10 @@ class ModelBuilder(mesa.Agent):
         # API tokens a month its serving compute is lined up for (set once it has a model)
         self.serving_capacity_mtok_per_month = 0.0
         self.owned_gpus_h100e = strategy.owned_gpus_h100e
+        # its fleet's book value, as if half depreciated at the start
+        self.fleet_book_usd = (
+            0.5 * strategy.owned_gpus_h100e * model.cfg.compute.capex_usd_per_h100e
+        )
         self.owned_energy_mw = strategy.owned_energy_mw
         self.dc_build_gpus_h100e_per_month = strategy.dc_build_gpus_h100e_per_month
         self.price_usd_per_mtok = 0.0
@@ -81,6 +94,11 @@ class ModelBuilder(mesa.Agent):
         self.revenue_history: list[float] = []
         self.model_revenue_history: list[float] = []  # AI models only: what rivals can imitate
         self.cost_history: list[float] = []
+        self.variable_cost_history: list[float] = []  # compute its customers' tokens used
+        self.expected_value_usd = 0.0  # its outlook at its funder's discount rate (valuation)
+        self.valuation_usd = 0.0  # what a round would price it at (investors' mark)
+        self.cum_profit_usd = 0.0
+        self.written_off_usd = 0.0  # unpaid bills creditors absorbed when it failed
 
     # ------------------------------------------------------------------ what it offers
     @property
@@ -216,7 +234,7 @@ class ModelBuilder(mesa.Agent):
         s = self.strategy
         spend = s.efficiency_rd_share * s.opex_usd_per_month if self.cash_usd > 0 else 0.0
         self.rd_usd = spend
-        self.costs_usd += spend
+        self._pay(self.model.ledger.outside["staff_and_suppliers"], spend, "efficiency R&D")
         self.rd_cumulative_usd += spend
         knowledge = self.rd_cumulative_usd
         if self.open_weights:
@@ -293,12 +311,10 @@ class ModelBuilder(mesa.Agent):
             return
         market_hours = self._market_training_request * granted_share
         own_hours = self._own_training_hours
-        spend_usd = (
-            market_hours * self.model.compute_market.price_usd_per_gpu_hour
-            + own_hours * self._own_marginal_cost_usd_per_gpu_hour()
-        )
-        self.costs_usd += spend_usd
-        run.spend_usd += spend_usd
+        rented_usd = market_hours * self.model.compute_market.price_usd_per_gpu_hour
+        self._pay(self.model.compute_market, rented_usd, "training compute")
+        # its own fleet's hours cost the power they burn (paid with its fleet's power bill)
+        run.spend_usd += rented_usd + own_hours * self._own_marginal_cost_usd_per_gpu_hour()
         self._own_gpu_hours_used = own_hours
         self.model.training_gpu_hours += market_hours
         run.progress_months += (own_hours + market_hours) / run.gpu_hours_per_month
@@ -340,34 +356,67 @@ class ModelBuilder(mesa.Agent):
 
     # ------------------------------------------------------------------ the month's books
     def settle(self, api_mtok: float, api_revenue_usd: float, support_revenue_usd: float) -> None:
-        """Book revenue from API tokens and self-hosting support; pay for inference compute,
-        operations and, for integrated giants, data-centre build-out."""
+        """Enterprises pay for API tokens and self-hosting support; it pays the cloud for the
+        inference compute beyond its own fleet, its staff and suppliers for operations and, for
+        an integrated giant whose parent still funds it, chip makers for its data-centre
+        build-out. Its fleet depreciates over the accelerators' life."""
+        ledger = self.model.ledger
+        enterprises = ledger.outside["enterprises"]
         self.api_mtok = api_mtok
-        self.revenue_usd += api_revenue_usd + support_revenue_usd
+        self._earn(enterprises, api_revenue_usd, "API tokens")
+        self._earn(enterprises, support_revenue_usd, "self-hosting support")
         inference_hours = api_mtok * self.gpu_hours_per_mtok() if self.released else 0.0
         self.last_inference_gpu_hours = inference_hours
         own_hours_left = self.own_gpu_hours_left()
         own_inference = min(inference_hours, own_hours_left)
         bought = inference_hours - own_inference
         market = self.model.compute_market
-        self.costs_usd += own_inference * self._own_marginal_cost_usd_per_gpu_hour()
-        self.costs_usd += bought * market.price_usd_per_gpu_hour
+        self.variable_costs_usd = bought * market.price_usd_per_gpu_hour
+        self._pay(market, self.variable_costs_usd, "inference compute")
         self.model.inference_gpu_hours += bought
         self.spare_gpu_hours = own_hours_left - own_inference
-        self.costs_usd += self.strategy.opex_usd_per_month
-        self.revenue_usd += self.strategy.external_revenue_usd_per_month
-        if self.dc_build_gpus_h100e_per_month > 0:
+        self._pay(
+            ledger.outside["staff_and_suppliers"], self.strategy.opex_usd_per_month, "operations"
+        )
+        if self.owned_gpus_h100e > 0:
+            self.depreciation_usd = self.fleet_book_usd / market.gpu_life_months
+            self.fleet_book_usd -= self.depreciation_usd
+            building = self.dc_build_gpus_h100e_per_month > 0 and (
+                self.parent is None or self.parent.committed
+            )
             # A steady capex budget: as chips improve, the same dollars buy more H100e.
-            built = self.dc_build_gpus_h100e_per_month * 2.0 ** (
-                self.model.month / market.price_performance_doubling_months
+            built = (
+                self.dc_build_gpus_h100e_per_month
+                * 2.0 ** (self.model.month / market.price_performance_doubling_months)
+                if building
+                else 0.0
             )
             self.capex_usd = built * market.capex_usd_per_h100e(self.model.month)
-            self.costs_usd += self.capex_usd
+            self._pay(ledger.outside["chip_makers"], self.capex_usd, "data-centre capex")
+            self.fleet_book_usd += self.capex_usd
             retired = self.owned_gpus_h100e / market.gpu_life_months
             fleet_growth = (self.owned_gpus_h100e + built - retired) / self.owned_gpus_h100e
             self.owned_gpus_h100e *= fleet_growth
-            # Its own plants grow with its fleet, keeping the share of power it generates itself.
+            # Its own plants grow and shrink with its fleet, keeping the share of power it
+            # generates itself.
             self.owned_energy_mw *= fleet_growth
+
+    def pay_for_power(self, grid_mw: float, served_share: float, price_usd_per_mwh: float) -> None:
+        """A fleet owner's monthly power bill: its own plants' output at their cost (fuel and
+        operations) and what it draws from the grid at the market price (the share served)."""
+        if self.owned_gpus_h100e <= 0:
+            return
+        ledger = self.model.ledger
+        own_mw = min(
+            self.owned_energy_mw,
+            self.owned_gpus_h100e
+            * self.model.compute_market.power_kw_per_h100e(self.model.month)
+            / 1000,
+        )
+        own_usd = own_mw * HOURS_PER_MONTH * self.strategy.owned_energy_cost_usd_per_mwh
+        self._pay(ledger.outside["fuel"], own_usd, "own power plants")
+        grid_usd = grid_mw * served_share * HOURS_PER_MONTH * price_usd_per_mwh
+        self._pay(self.model.energy_exchange, grid_usd, "electricity")
 
     def sell_spare_compute(self, utilisation: float) -> float:
         """Integrated giants rent out idle accelerators at the market price; the market takes
@@ -379,16 +428,35 @@ class ModelBuilder(mesa.Agent):
         if market.price_usd_per_gpu_hour <= self._own_marginal_cost_usd_per_gpu_hour():
             return 0.0  # renting out would not cover the power it burns
         sold = spare * min(1.0, utilisation)
-        self.revenue_usd += sold * market.price_usd_per_gpu_hour
-        self.costs_usd += sold * self._own_marginal_cost_usd_per_gpu_hour()
+        # the cloud sector resells the hours at the market price and pays that price for them
+        self._earn(market, sold * market.price_usd_per_gpu_hour, "spare compute")
         self.spare_gpu_hours_sold = sold
         return sold
 
+    def _pay(self, payee, usd: float, item: str) -> None:
+        self.costs_usd += usd
+        self.model.ledger.pay(self, payee, usd, item)
+
+    def _earn(self, payer, usd: float, item: str) -> None:
+        self.revenue_usd += usd
+        self.model.ledger.pay(payer, self, usd, item)
+
+    @property
+    def profit_usd(self) -> float:
+        """This month's operating profit: revenue less operating costs and depreciation."""
+        return self.revenue_usd - (self.costs_usd - self.capex_usd) - self.depreciation_usd
+
+    @property
+    def free_cash_flow_usd(self) -> float:
+        """This month's cash from operations after capex (funding excluded)."""
+        return self.revenue_usd - self.costs_usd
+
     def close_books(self) -> None:
-        self.cash_usd += self.revenue_usd - self.costs_usd
         self.revenue_history.append(self.revenue_usd)
         self.model_revenue_history.append(self.model_revenue_usd)
         self.cost_history.append(self.costs_usd)
+        self.variable_cost_history.append(self.variable_costs_usd)
+        self.cum_profit_usd += self.profit_usd
 
     def open_books(self) -> None:
         """Start the month's books at zero."""
@@ -397,7 +465,10 @@ class ModelBuilder(mesa.Agent):
         self.model_revenue_usd = 0.0  # from AI models: API tokens and self-hosting support
         self.costs_usd = 0.0
         self.funding_usd = 0.0
+        self.parent_transfer_usd = 0.0
         self.capex_usd = 0.0
+        self.depreciation_usd = 0.0
+        self.variable_costs_usd = 0.0
         self.rd_usd = 0.0  # efficiency R&D this month
         self.spare_gpu_hours_sold = 0.0
         self._own_gpu_hours_used = 0.0
@@ -412,10 +483,12 @@ class ModelBuilder(mesa.Agent):
         return max(0.0, (sum(costs) - sum(revenue)) / len(costs))
 
     def funding_ask_usd(self) -> float:
-        """Raise enough for `raise_runway_months` of burn plus the next training run, when the
-        cash in hand covers less than half of that."""
+        """A round, when the cash in hand covers less than `raise_runway_months` of its costs
+        plus the next training run: at least that gap, and as much as selling
+        `investors.round_dilution` of the firm at its valuation brings (rounds are sized by
+        the stake sold, not by the burn). A unit its parent funds does not ask."""
         s = self.strategy
-        if not self.alive or s.raise_runway_months <= 0:
+        if not self.alive or s.raise_runway_months <= 0 or self.parent is not None:
             return 0.0
         flop_per_gpu_hour = self.model.cfg.compute.training_flop_per_gpu_hour
         next_run = (
@@ -423,13 +496,31 @@ class ModelBuilder(mesa.Agent):
             / flop_per_gpu_hour
             * self.model.compute_market.price_usd_per_gpu_hour
         )
-        need = s.raise_runway_months * max(self.monthly_burn_usd(), s.opex_usd_per_month) + next_run
-        return need - self.cash_usd if self.cash_usd < 0.5 * need else 0.0
+        need = s.raise_runway_months * self.costs_usd_per_month() + next_run
+        if self.cash_usd >= need:
+            return 0.0
+        dilution = self.model.cfg.investors.round_dilution
+        return max(need - self.cash_usd, dilution / (1 - dilution) * self.valuation_usd)
 
-    def receive_funding(self, amount_usd: float) -> None:
+    def receive_funding(self, investor, amount_usd: float) -> None:
+        """A round: `investor` buys equity for `amount_usd` (the stake is the capital market's)."""
         self.funding_usd += amount_usd
         self.capital_raised_usd += amount_usd
-        self.cash_usd += amount_usd
+        self.paid_in_usd += amount_usd
+        self.model.ledger.pay(investor, self, amount_usd, "equity rounds")
+
+    def receive_parent_transfer(self, amount_usd: float) -> None:
+        self.parent_transfer_usd += amount_usd
+        self.paid_in_usd += amount_usd
+        self.parent.transferred_usd += amount_usd
+        self.model.ledger.pay(
+            self.model.ledger.outside["parents"], self, amount_usd, "parent transfers"
+        )
+
+    def costs_usd_per_month(self) -> float:
+        """Its mean costs over the last twelve months (its opex before it has books)."""
+        recent = self.cost_history[-12:]
+        return sum(recent) / len(recent) if recent else self.strategy.opex_usd_per_month
 
     def revenue_growth(self, months: int = 6) -> float:
         """Log growth of revenue over `months` (0 when too young or without revenue)."""
@@ -440,8 +531,12 @@ class ModelBuilder(mesa.Agent):
 
     def exit_if_insolvent(self) -> bool:
         """A builder whose cash is still negative after this month's funding round (nobody
-        funded it, or not enough) leaves the market."""
+        funded it, or not enough) leaves the market; its creditors absorb the unpaid bills."""
         if self.alive and self.cash_usd < 0:
+            self.written_off_usd = -self.cash_usd
+            self.model.ledger.pay(
+                self.model.ledger.outside["creditors"], self, -self.cash_usd, "debts written off"
+            )
             self.alive = False
             self.exit_month = self.model.month
             self.training = None

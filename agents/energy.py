@@ -7,6 +7,15 @@ exponential average of recent prices) exceeds the full cost of new plants (LCOE)
     order_mw = capacity_mw * max_build_share * clip(INVESTMENT_RESPONSE * (E[p] / lcoe - 1), 0, 1)
 
 and the plant comes online `lead_time_months` later.
+
+Each supplier keeps profit and loss. It is paid the clearing price for what it dispatches (by
+the energy exchange), pays fuel and operations at its marginal cost, and pays plant builders
+for new capacity when it orders it. The overnight cost of a plant is what the capital part of
+its LCOE pays back over its life at the cost of capital (a capital-recovery factor):
+
+    capex_usd_per_mw = (lcoe - marginal cost) * 8760 h / CRF(cost_of_capital, life_years)
+    depreciation     = book value / (12 * life_years) a month
+    profit           = revenue - fuel - depreciation
 """
 
 from __future__ import annotations
@@ -15,13 +24,21 @@ from collections import deque
 
 import mesa
 from aiecosim.config import SupplierConfig
+from aiecosim.energy_market import HOURS_PER_MONTH, HOURS_PER_YEAR
 
 # A price 1/3 above the full cost of new plants is enough to build at the fastest rate.
 INVESTMENT_RESPONSE = 3.0
 
 
 class EnergySupplier(mesa.Agent):
-    def __init__(self, model: mesa.Model, spec: SupplierConfig, lead_time_multiplier: float = 1.0):
+    def __init__(
+        self,
+        model: mesa.Model,
+        spec: SupplierConfig,
+        lead_time_multiplier: float = 1.0,
+        life_years: float = 30.0,
+        cost_of_capital: float = 0.07,
+    ):
         super().__init__(model)
         self.name = spec.name
         self.technology = spec.technology
@@ -35,7 +52,36 @@ class EnergySupplier(mesa.Agent):
         self.max_build_share_per_month = spec.max_build_share_per_month
         self.pipeline: deque[tuple[int, float]] = deque()  # (month online, MW)
         self.dispatched_mw = 0.0
-        self.revenue_usd = 0.0
+        self.life_years = life_years
+        r = cost_of_capital
+        self.capital_recovery_factor = r / (1 - (1 + r) ** -life_years) if r > 0 else 1 / life_years
+        self.cash_usd = 0.0
+        # the plants standing at the start, as if half depreciated
+        self.book_value_usd = 0.5 * self.capacity_mw * self.capex_usd_per_mw()
+        self.open_books()
+
+    def capex_usd_per_mw(self) -> float:
+        """Overnight cost of a MW of average capacity (USD)."""
+        capital_usd_per_mwh = max(0.0, self.lcoe_now_usd_per_mwh - self.marginal_cost_usd_per_mwh)
+        return capital_usd_per_mwh * HOURS_PER_YEAR / self.capital_recovery_factor
+
+    def open_books(self) -> None:
+        self.revenue_usd = self.fuel_usd = self.capex_usd = self.depreciation_usd = 0.0
+
+    @property
+    def profit_usd(self) -> float:
+        return self.revenue_usd - self.fuel_usd - self.depreciation_usd
+
+    def sell(self, exchange, dispatched_mw: float, price_usd_per_mwh: float) -> None:
+        """Paid the clearing price for its output; pays fuel and operations; depreciates."""
+        ledger = self.model.ledger
+        self.dispatched_mw = dispatched_mw
+        self.revenue_usd = dispatched_mw * HOURS_PER_MONTH * price_usd_per_mwh
+        ledger.pay(exchange, self, self.revenue_usd, "electricity")
+        self.fuel_usd = dispatched_mw * HOURS_PER_MONTH * self.marginal_cost_usd_per_mwh
+        ledger.pay(self, ledger.outside["fuel"], self.fuel_usd, "fuel and operations")
+        self.depreciation_usd = self.book_value_usd / (12 * self.life_years)
+        self.book_value_usd -= self.depreciation_usd
 
     def update_costs(self, month: int, growth_per_year: float) -> None:
         factor = (1 + growth_per_year) ** (month / 12)
@@ -58,4 +104,9 @@ class EnergySupplier(mesa.Agent):
         order = self.capacity_mw * self.max_build_share_per_month * margin
         if order > 0:
             self.pipeline.append((month + self.lead_time_months, order))
+            # paid when ordered: the builders are paid as they build
+            self.capex_usd = order * self.capex_usd_per_mw()
+            ledger = self.model.ledger
+            ledger.pay(self, ledger.outside["plant_builders"], self.capex_usd, "power-plant capex")
+            self.book_value_usd += self.capex_usd
         return order

@@ -1,37 +1,42 @@
-"""Investors: capital with a thesis, from pure scale (1) to pure efficiency (0).
+"""Investors: funds with a thesis, from pure scale (1) to pure efficiency (0), that own what
+they fund.
 
-Each month an investor deploys a share of its capital, scaled by market sentiment, over the
-builders raising money (allocation in `aiecosim.capital_market`). It receives new money in
-proportion to its size, and slowly moves its thesis toward the orientation of the archetype that
-earns the most revenue: disagreement narrows when one path clearly wins.
+An investor holds cash (dry powder, `cash_usd`) and stakes in builders (the capital market's
+ownership matrix, marked to market monthly). Its capital is the two together. Each month it
+deploys a share of its capital, scaled by sentiment, over the builders raising money that have a
+credible path to profit (`aiecosim.capital_market`), receives new money from its limited
+partners in proportion to its size, and learns from its own book: its thesis moves toward the
+orientation of the stakes that gained value and away from those that lost it,
+
+    theta <- theta + rate * sum_j gain_j * (orientation_j - theta) / sum_j |gain_j|
 """
 
 from __future__ import annotations
 
 import mesa
+import numpy as np
 
 
 class Investor(mesa.Agent):
-    def __init__(self, model: mesa.Model, thesis: float, capital_usd: float):
+    def __init__(self, model: mesa.Model, thesis: float, cash_usd: float):
         super().__init__(model)
+        self.name = f"Investor {self.unique_id}"
         self.thesis = thesis  # 0 = efficiency, 1 = scale
-        self.capital_usd = capital_usd
-        self.invested_usd = 0.0
+        self.cash_usd = cash_usd  # dry powder
+        self.stakes_usd = 0.0  # its stakes, marked to market
+        self.invested_usd = 0.0  # put into rounds so far
+
+    @property
+    def capital_usd(self) -> float:
+        return self.cash_usd + self.stakes_usd
 
     def budget_usd(self, deploy_share: float, funding_factor: float) -> float:
-        return self.capital_usd * deploy_share * funding_factor
+        """What it can put into rounds this month (never more than its cash)."""
+        return max(0.0, min(self.cash_usd, self.capital_usd * deploy_share * funding_factor))
 
-    def invest(self, amount_usd: float) -> None:
-        self.capital_usd -= amount_usd
-        self.invested_usd += amount_usd
-
-    def receive_inflow(self, amount_usd: float) -> None:
-        self.capital_usd += amount_usd
-
-    def mark_down(self, share: float) -> None:
-        """A valuation correction: paper wealth and dry powder shrink."""
-        self.capital_usd *= 1 - share
-        self.invested_usd *= 1 - share
-
-    def learn(self, winning_orientation: float, rate: float) -> None:
-        self.thesis += rate * (winning_orientation - self.thesis)
+    def learn(self, gains_usd: np.ndarray, orientation: np.ndarray, rate: float) -> None:
+        """Confidence follows its own gains and losses (see the module docstring)."""
+        weight = float(np.abs(gains_usd).sum())
+        if weight > 0:
+            pull = float((gains_usd * (orientation - self.thesis)).sum()) / weight
+            self.thesis = float(np.clip(self.thesis + rate * pull, 0.0, 1.0))

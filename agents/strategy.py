@@ -60,7 +60,6 @@ class Strategy:
     owned_energy_mw: float = Field(0.0, ge=0)
     owned_energy_cost_usd_per_mwh: float = Field(40.0, ge=0)
     dc_build_gpus_h100e_per_month: float = Field(0.0, ge=0)
-    external_revenue_usd_per_month: float = Field(0.0, ge=0)
     # --- market position
     specialised_sectors: tuple[int, ...] = ()
     lock_in_strength: float = Field(0.0, ge=0)
@@ -143,11 +142,10 @@ PRESETS: dict[str, Strategy] = {
         owned_energy_mw=300.0,
         owned_energy_cost_usd_per_mwh=40.0,
         dc_build_gpus_h100e_per_month=40_000,
-        external_revenue_usd_per_month=3e9,
         lock_in_strength=1.5,
         initial_cash_usd=30e9,
         opex_usd_per_month=400e6,
-        raise_runway_months=0.0,
+        raise_runway_months=12.0,  # only without a parent (an entrant)
     ),
     "open_source_builder": Strategy(
         name="open_source_builder",

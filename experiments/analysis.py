@@ -52,7 +52,12 @@ def _survival_columns(group: pd.DataFrame, strategies: list[str]) -> dict:
         row |= {f"survive_{a}": p, f"survive_{a}_lo": lo, f"survive_{a}_hi": hi}
         row[f"firm_survival_{a}"] = float(group[f"firm_survival_{a}"].mean())
         row[f"win_{a}"] = float((group["winner_archetype"] == a).mean())
+        if "profit_winner_archetype" in group:
+            row[f"win_by_profit_{a}"] = float((group["profit_winner_archetype"] == a).mean())
+            row[f"profit_usd_{a}"] = float(group[f"cum_profit_usd_{a}"].mean())
         row[f"share_{a}"] = float(group[f"final_share_{a}"].mean())
+    if "consumer_surplus_usd_total" in group:
+        row["consumer_surplus_usd_total"] = float(group["consumer_surplus_usd_total"].mean())
     for s in strategies:
         started = group[f"started_strategy__{s}"] > 0
         k = int((group.loc[started, f"alive_strategy__{s}"] > 0).sum())
@@ -100,6 +105,8 @@ def headline_table(runs: pd.DataFrame) -> pd.DataFrame:
                 "ci_high": overall[f"survive_{a}_hi"],
                 "firm_survival_share": overall[f"firm_survival_{a}"],
                 "win_probability": overall[f"win_{a}"],
+                "win_by_profit_probability": overall.get(f"win_by_profit_{a}", math.nan),
+                "mean_cumulative_profit_usd": overall.get(f"profit_usd_{a}", math.nan),
                 "mean_final_share": overall[f"share_{a}"],
             }
         )
@@ -438,6 +445,8 @@ def write_report(result: Analysis, spec: ExperimentSpec, out: str | Path, n_runs
             for a in ARCHETYPES
             for c in (f"survive_{a}", f"survive_{a}_lo", f"survive_{a}_hi", f"win_{a}")
         ],
+        *[c for c in result.survival.columns if c.startswith("profit_usd_")],
+        *[c for c in ("consumer_surplus_usd_total",) if c in result.survival.columns],
     ]
     parts = [
         f"<h1>aiecosim sweep: {e.name}</h1>",
@@ -446,10 +455,14 @@ def write_report(result: Analysis, spec: ExperimentSpec, out: str | Path, n_runs
         f"{e.replicates} replicate(s) per point (common random numbers); base scenario "
         f"<b>{e.scenario}</b>, {e.steps} months, {e.enterprises} enterprises.</p>",
         "<h2>Which strategies survive</h2>",
-        "<p>Survival probability (at least one firm of the archetype alive at the end) over "
-        "all runs with 95% Wilson intervals; firm survival share: the share of the "
-        "archetype's firms, entrants included, alive at the end; winner: the firm with the "
-        "highest model revenue over the last 12 months.</p>",
+        "<p>Survival probability (at least one firm of the archetype alive and viable at the "
+        "end: its cash covers what its expected cash flows say it will still lose) over all "
+        "runs with 95% Wilson intervals; firm survival share: the share of the archetype's "
+        "firms, entrants included, alive and viable at the end; winner by revenue: the firm "
+        "with the highest model revenue over the last 12 months; winner by profit: the firm "
+        "with the highest cumulative profit over the run; mean cumulative profit of the "
+        "archetype's firms (USD) and the enterprises' consumer surplus summed over the run "
+        "(USD) by point below.</p>",
         result.headline.to_html(**fmt),
         "<h2>Revenue share over time</h2>",
         _img(result.figures.get("trajectories")),

@@ -50,22 +50,31 @@ def summary_row(summary: dict, model: pd.DataFrame) -> dict:
     last = model.iloc[-1]
     row: dict = {}
     for a in ARCHETYPES:
-        alive = summary["survivors_by_archetype"][a]
-        row[f"alive_{a}"] = alive
-        row[f"survived_{a}"] = alive > 0
+        # survival: alive and viable at the end (aiecosim.outputs.survives)
+        survivors = summary["survivors_by_archetype"][a]
+        row[f"alive_{a}"] = int(last[f"alive_{a}"])
+        row[f"survivors_{a}"] = survivors
+        row[f"survived_{a}"] = survivors > 0
         row[f"final_share_{a}"] = summary["final_shares_by_archetype"][a]
+        row[f"cum_profit_usd_{a}"] = summary["cumulative_profit_by_archetype_usd"][a]
     started = {a: 0 for a in ARCHETYPES}
     for counts in summary["strategies"].values():
         started[counts["archetype"]] += counts["started"]
     for a in ARCHETYPES:
-        # the share of the archetype's firms (incumbents and entrants) alive at the end
-        row[f"firm_survival_{a}"] = row[f"alive_{a}"] / started[a] if started[a] else float("nan")
+        # the share of the archetype's firms (incumbents and entrants) alive and viable at the end
+        row[f"firm_survival_{a}"] = (
+            row[f"survivors_{a}"] / started[a] if started[a] else float("nan")
+        )
     for name, counts in sorted(summary["strategies"].items()):
         row[f"started_strategy__{name}"] = counts["started"]
-        row[f"alive_strategy__{name}"] = counts["alive"]
+        row[f"alive_strategy__{name}"] = counts["survived"]
     winner = summary["winner"] or {}
     row["winner_archetype"] = winner.get("archetype", "none")
     row["winner_strategy"] = winner.get("strategy", "none")
+    by_profit = summary.get("winner_by_profit") or {}
+    row["profit_winner_archetype"] = by_profit.get("archetype", "none")
+    row["consumer_surplus_usd"] = float(last["consumer_surplus_usd"])
+    row["consumer_surplus_usd_total"] = summary["consumer_surplus_usd_total"]
     for key in (
         "hhi_revenue",
         "open_lag_months",

@@ -149,6 +149,12 @@ def open_model_cost(run: RunResult) -> float:
     return float(np.median(costs)) / 1e6 if costs else float("nan")
 
 
+def ai_funding_2025(run: RunResult) -> float:
+    """Equity raised by AI builders from investors in 2025, billion USD."""
+    year = _months(run.model, 0, 11, "funding_usd")
+    return float(year.sum()) / 1e9 if len(year) else float("nan")
+
+
 FACTS: tuple[StylisedFact, ...] = (
     StylisedFact(
         "frontier_compute_growth",
@@ -235,6 +241,12 @@ FACTS: tuple[StylisedFact, ...] = (
         "A sovereign or specialised model costs about 10-100 million USD",
         "median compute cost of an open-weights training run released in 2025-26",
         10.0, 100.0, "million USD", "[Apertus]", open_model_cost,
+    ),
+    StylisedFact(
+        "ai_funding_2025",
+        "About 200 billion USD of venture money went to AI companies in 2025",
+        "funding_usd summed over 2025",
+        130.0, 270.0, "billion USD", "[Crunchbase]", ai_funding_2025,
     ),
 )  # fmt: skip
 

@@ -1,6 +1,11 @@
 """The model's books, checked after every month under `--check` (and in the tests).
 
-- Each firm's cash changes by exactly its revenue minus its costs plus its funding.
+- The flow of funds balances (`aiecosim.ledger`): every inside account's cash (builders, the
+  cloud sector, energy suppliers, the energy exchange, investors) changed by exactly its
+  recorded payments, and the sum of all cash changes equals the net flow from outside.
+- The energy exchange closes the month at zero: it passes on every bill it collects.
+- Each firm's cash changes by exactly its revenue minus its costs plus its funding, its parent's
+  transfer and, when it failed, the bills its creditors wrote off.
 - What enterprises pay for AI equals what builders book from models (API tokens and the support
   fee on self-hosting) plus what self-hosters pay for rented compute.
 - Energy served never exceeds capacity, no supplier dispatches more than it has, and no alive firm
@@ -44,17 +49,30 @@ def _close(a: float, b: float, scale: float = 1.0) -> bool:
 def check_books(model) -> None:
     month = model.month
     where = f"month {month}"
-    # --- firms' cash
+    # --- the flow of funds
+    problems = model.ledger.violations(month)
+    if problems:
+        raise BooksError("; ".join(problems))
+    exchange = model.energy_exchange
+    if not _close(exchange.cash_usd, 0.0, model.ledger.received_usd(exchange)):
+        raise BooksError(f"{where}: the energy exchange holds {exchange.cash_usd:.6g} USD")
+    # --- firms' cash against their profit and loss
     for b in model.builders:
         if not (b.alive or b.exit_month == month):
             continue
         change = b.cash_usd - b.cash_at_open_usd
-        expected = b.revenue_usd - b.costs_usd + b.funding_usd
-        if not _close(change, expected, abs(b.revenue_usd) + abs(b.costs_usd)):
+        inflows = (
+            b.funding_usd
+            + b.parent_transfer_usd
+            + (b.written_off_usd if b.exit_month == month else 0.0)
+        )
+        expected = b.revenue_usd - b.costs_usd + inflows
+        if not _close(change, expected, abs(b.revenue_usd) + abs(b.costs_usd) + inflows):
             raise BooksError(
                 f"{where}: {b.name} (firm {b.firm_id}) cash changed by {change:.6g} USD but "
                 f"revenue {b.revenue_usd:.6g} - costs {b.costs_usd:.6g} + funding "
-                f"{b.funding_usd:.6g} = {expected:.6g}"
+                f"{b.funding_usd:.6g} + parent {b.parent_transfer_usd:.6g} + written off "
+                f"{b.written_off_usd if b.exit_month == month else 0.0:.6g} = {expected:.6g}"
             )
         for name in ("owned_gpus_h100e", "owned_energy_mw", "price_usd_per_mtok"):
             value = getattr(b, name)
@@ -68,6 +86,7 @@ def check_books(model) -> None:
     fee = model.cfg.builders.open_support_fee_share
     paid = float(spend.sum())
     booked = sum(b.model_revenue_usd for b in model.builders if b.alive or b.exit_month == month)
+    # (the ledger's own tally of the same flows: tokens, support and self-hosted compute)
     hosted_compute = float(spend[offers.self_hosted].sum()) * (1 - fee)
     if not _close(paid, booked + hosted_compute, paid):
         raise BooksError(

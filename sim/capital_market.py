@@ -1,27 +1,44 @@
-"""Investors' sentiment and the allocation of funding: the capital market of AI.
+"""The capital market of AI: equity rounds, marks, extrapolative sentiment and allocation.
 
-Sentiment s (dimensionless, 0 neutral) moves each month a fraction lambda toward a target set by
-how industry revenue compares with the revenue that would pay back the capex:
+Investors own what they fund. A round buys equity at a valuation: the firm's pre-money value is
+a revenue multiple that moves with sentiment s (dimensionless, 0 neutral), never below the
+equity paid in so far (a young firm is held at cost):
 
-    required_usd_per_year = capex of the last `payback` years / payback / capex_share_of_revenue
-    target = log(revenue_usd_per_year / required_usd_per_year) + optimism * max(0, 1 - t/patience)
-    s     <- s + lambda * (target - s)
+    valuation_j = max(m0 * exp(mu * s) * 12 * revenue_j, paid_in_j)                      USD
+    stake bought = amount / (valuation_j + amount); earlier holders are diluted by the same share
 
-Early on investors forgive low revenue (the optimism credit decays over `patience` months). When s
-falls below `correction_threshold` from above, a valuation correction happens: investors mark
-their capital down by `correction_markdown`. The funding pool scales with exp(k * min(s, 0)).
+Stakes are marked to market every month (a failed firm is worth 0). The month's realised return
+on invested capital is
 
-An investor i with thesis theta_i (0 efficiency .. 1 scale) weights builder j by
+    r_t = (marked stakes_t - marked stakes after last month's rounds) / the latter
+
+Beliefs are extrapolative. The expected return follows realised returns, and sentiment follows
+the expected return against what investors require, relative to how much shortfall they
+tolerate (their patience P, in months):
+
+    E_t    = E_{t-1} + beta * (r_t - E_{t-1})                      monthly
+    target = clip((12 * E_t - r_req) / (r_req * P / 12), -3, 3)
+    s_t    = s_{t-1} + lambda * (target - s_{t-1})
+
+So a year of returns below expectations lowers sentiment, and with it multiples (marks fall
+further), deployment and the inflow of new money: the correction comes from the returns, when
+they come; patience sets how deep it goes. A correction is the month sentiment falls through
+`correction_threshold`. At the start E_0 is the return that makes s_0 (`optimism`) a steady state.
+Deployment scales with exp(k * min(s, 0)).
+
+An investor i with thesis theta_i (0 efficiency .. 1 scale) weights a builder j raising money by
 
     w_ij = exp(w_fit * fit_ij + w_perf * perf_j),   fit_ij = 1 - |theta_i - orientation_j|
 
-and splits the capital it deploys this month over the builders raising money, pro rata to w_ij,
-each builder receiving at most what it asks for.
+and splits what it deploys this month over them pro rata to w_ij, each builder receiving at most
+what it asks for.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+SENTIMENT_BOUND = 3.0
 
 
 class CapitalMarket:
@@ -30,40 +47,84 @@ class CapitalMarket:
         sentiment_adjustment: float,
         patience_months: float,
         optimism: float,
-        capex_payback_years: float,
-        capex_share_of_revenue: float,
+        required_return_per_year: float,
+        belief_update: float,
+        base_revenue_multiple: float,
+        multiple_sentiment_elasticity: float,
         funding_sensitivity: float,
         correction_threshold: float,
-        correction_markdown: float,
         w_fit: float,
         w_perf: float,
+        n_investors: int,
     ) -> None:
         self.sentiment_adjustment = sentiment_adjustment
         self.patience_months = patience_months
-        self.optimism = optimism
-        self.capex_payback_years = capex_payback_years
-        self.capex_share_of_revenue = capex_share_of_revenue
+        self.required_return_per_year = required_return_per_year
+        self.belief_update = belief_update
+        self.base_revenue_multiple = base_revenue_multiple
+        self.multiple_sentiment_elasticity = multiple_sentiment_elasticity
         self.funding_sensitivity = funding_sensitivity
         self.correction_threshold = correction_threshold
-        self.correction_markdown = correction_markdown
         self.w_fit = w_fit
         self.w_perf = w_perf
         self.sentiment = optimism
-        self.corrected = False  # below threshold: a correction already happened
-        self.required_revenue_usd_per_year = 0.0
+        # the expected (monthly) return that keeps today's sentiment where it is
+        self.expected_return = (required_return_per_year + optimism * self._tolerance) / 12
+        self.corrected = optimism < correction_threshold
+        self.ownership = np.zeros((n_investors, 0))  # investors x firms, share of equity
+        self.marked_after_rounds_usd = np.zeros(n_investors)
+        self.realised_return = 0.0
 
-    def update_sentiment(
-        self, month: int, revenue_usd_per_year: float, capex_history_usd: np.ndarray
-    ) -> bool:
-        """Move sentiment toward its target; return True when a correction happens now."""
-        # The caller seeds the history with the build-out made before the start date.
-        window = int(round(self.capex_payback_years * 12))
-        self.required_revenue_usd_per_year = float(capex_history_usd[-window:].sum()) / (
-            self.capex_payback_years * self.capex_share_of_revenue
+    @property
+    def _tolerance(self) -> float:
+        """Annual return shortfall that moves sentiment by one unit."""
+        return max(self.required_return_per_year, 1e-6) * self.patience_months / 12
+
+    # ------------------------------------------------------------------ equity
+    def add_firm(self) -> None:
+        self.ownership = np.concatenate(
+            [self.ownership, np.zeros((self.ownership.shape[0], 1))], axis=1
         )
-        required = max(self.required_revenue_usd_per_year, 1.0)
-        credit = self.optimism * max(0.0, 1.0 - month / self.patience_months)
-        target = np.log(max(revenue_usd_per_year, 1.0) / required) + credit
+
+    @property
+    def revenue_multiple(self) -> float:
+        return self.base_revenue_multiple * float(
+            np.exp(self.multiple_sentiment_elasticity * self.sentiment)
+        )
+
+    def valuations_usd(
+        self, revenue_usd_per_month: np.ndarray, paid_in_usd: np.ndarray, alive: np.ndarray
+    ) -> np.ndarray:
+        value = np.maximum(self.revenue_multiple * 12 * revenue_usd_per_month, paid_in_usd)
+        return np.where(alive, value, 0.0)
+
+    def marked_stakes_usd(self, valuation_usd: np.ndarray) -> np.ndarray:
+        """Each investor's stakes at today's valuations."""
+        return self.ownership @ valuation_usd
+
+    def buy_equity(self, firm: int, invested_usd: np.ndarray, pre_money_usd: float) -> None:
+        """A round in `firm`: investors put in `invested_usd` (one amount per investor) at a
+        pre-money valuation; all earlier holders are diluted."""
+        amount = float(invested_usd.sum())
+        if amount <= 0:
+            return
+        bought = amount / (max(pre_money_usd, 0.0) + amount)
+        self.ownership[:, firm] *= 1.0 - bought
+        self.ownership[:, firm] += bought * invested_usd / amount
+
+    # ------------------------------------------------------------------ beliefs
+    def realise(self, marked_now_usd: np.ndarray) -> float:
+        """The month's return on the stakes held since last month's rounds (aggregate)."""
+        before = float(self.marked_after_rounds_usd.sum())
+        now = float(marked_now_usd.sum())
+        self.realised_return = now / before - 1.0 if before > 0 else 0.0
+        return self.realised_return
+
+    def update_sentiment(self, realised_return: float) -> bool:
+        """Extrapolate the return, move sentiment; True when a correction happens now."""
+        self.expected_return += self.belief_update * (realised_return - self.expected_return)
+        shortfall = 12 * self.expected_return - self.required_return_per_year
+        target = float(np.clip(shortfall / self._tolerance, -SENTIMENT_BOUND, SENTIMENT_BOUND))
         self.sentiment += self.sentiment_adjustment * (target - self.sentiment)
         below = self.sentiment < self.correction_threshold
         correction = below and not self.corrected

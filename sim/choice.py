@@ -101,6 +101,15 @@ class NestedLogit:
         return np.minimum(choice, u.shape[1])  # rounding at the top end
 
 
+def consumer_surplus_usd_per_mtok(
+    choice: NestedLogit, u: np.ndarray, u0: np.ndarray, price_coefficient: np.ndarray
+) -> np.ndarray:
+    """Each row's expected surplus from the menu over no AI, in USD per Mtok: the log-sum
+    less the outside utility, divided by the row's price coefficient (utils per USD/Mtok)
+    (Small and Rosen 1981; McFadden 1978 for the nested logit)."""
+    return (choice.log_sum(u, u0) - np.asarray(u0, dtype=float)) / price_coefficient
+
+
 def plain_logit(nest: np.ndarray) -> NestedLogit:
     """Every nest lambda = 1: the plain multinomial logit."""
     nest = np.asarray(nest, dtype=np.int64)

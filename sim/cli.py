@@ -208,7 +208,9 @@ def analyze(
         "P(survive)",
         "95% interval",
         "firms surviving",
-        "P(win)",
+        "P(win: revenue)",
+        "P(win: profit)",
+        "mean profit (bn USD)",
         "mean final share",
     ):
         table.add_column(col, justify="right" if col != "archetype" else "left")
@@ -219,6 +221,8 @@ def analyze(
             f"{row['ci_low']:.2f}-{row['ci_high']:.2f}",
             f"{row['firm_survival_share']:.0%}",
             f"{row['win_probability']:.2f}",
+            f"{row['win_by_profit_probability']:.2f}",
+            f"{row['mean_cumulative_profit_usd'] / 1e9:,.0f}",
             f"{row['mean_final_share']:.1%}",
         )
     console.print(table)

@@ -18,6 +18,13 @@ requests exceed capacity, inference (serving paying customers) is served first a
 requests are rationed pro rata: a run granted a share g of its monthly GPU-hours advances by g
 months' worth of progress; when even inference exceeds capacity, every offer's tokens are cut
 by the same share.
+
+The market is also the cloud sector's books: it is paid for every GPU-hour rented (by builders
+for training and inference, by enterprises that self-host), pays for the power its fleet draws,
+pays the integrated giants the market price for the spare hours of theirs it resells, and pays
+chip makers for what it installs; the fleet depreciates over the accelerators' life.
+
+    profit = revenue - power - spare hours bought - depreciation;   cash may go negative (debt)
 """
 
 from __future__ import annotations
@@ -57,6 +64,18 @@ class ComputeMarket:
         self.price_usd_per_gpu_hour = 0.0
         self.usable_gpus_h100e = installed_gpus_h100e
         self.reserved_mw = 0.0
+        # --- the cloud sector's books (USD)
+        self.name = "cloud (compute) sector"
+        self.cash_usd = 0.0
+        self.fleet_book_usd = 0.5 * installed_gpus_h100e * capex_usd_per_h100e  # half depreciated
+        self.depreciation_usd = 0.0
+        self.capex_usd = 0.0
+        self.energy_cost_usd = 0.0
+
+    def depreciate(self) -> float:
+        self.depreciation_usd = self.fleet_book_usd / self.gpu_life_months
+        self.fleet_book_usd -= self.depreciation_usd
+        return self.depreciation_usd
 
     # --- technology trends
     def capex_usd_per_h100e(self, month: float) -> float:
@@ -132,4 +151,6 @@ class ComputeMarket:
         )
         installed = min(production_gpus * demand_signal, headroom)
         self.installed_gpus_h100e += installed - retired
-        return installed, installed * self.capex_usd_per_h100e(month)
+        self.capex_usd = installed * self.capex_usd_per_h100e(month)
+        self.fleet_book_usd += self.capex_usd
+        return installed, self.capex_usd

@@ -25,6 +25,11 @@ class ConfigError(ValueError):
     """Bad user input: the message is one line fit to show as it is."""
 
 
+def Finite(default: Any, **constraints: Any) -> Any:  # noqa: N802 (reads like Field)
+    """A number field that must be a real number: no bool, no string, no infinity or NaN."""
+    return Field(default, strict=True, allow_inf_nan=False, **constraints)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -92,6 +97,10 @@ class EnergyConfig(_Section):
     scarcity_premium_usd_per_mwh: float = Field(400, ge=0)
     price_expectation_months: float = Field(12, ge=1)
     lead_time_multiplier: float = Field(1.0, gt=0, le=10)
+    plant_life_years: float = Finite(30.0, gt=0, le=100, description="book life of power plants")
+    plant_cost_of_capital: float = Finite(
+        0.07, ge=0, le=1, description="a year: turns the capital part of LCOE into overnight cost"
+    )
     suppliers: list[SupplierConfig] = Field(default_factory=_default_suppliers, min_length=1)
 
 
@@ -318,22 +327,81 @@ class BuildersConfig(_Section):
 
 class InvestorConfig(_Section):
     n_investors: int = Field(20, ge=0, le=10_000)
-    capital_usd: float = Field(250e9, ge=0, description="dry powder for AI at the start")
-    inflow_usd_per_month: float = Field(12e9, ge=0)
-    deploy_share_per_month: float = Field(0.06, ge=0, le=1)
+    capital_usd: float = Finite(250e9, ge=0, description="dry powder for AI at the start")
+    inflow_usd_per_month: float = Finite(12e9, ge=0)
+    deploy_share_per_month: float = Finite(0.06, ge=0, le=1)
     w_fit: float = Field(3.0, ge=0)
     w_perf: float = Field(1.0, ge=0)
     thesis_learning_rate: float = Field(0.02, ge=0, le=1)
-    sentiment_adjustment: float = Field(0.15, gt=0, le=1)
-    patience_months: float = Field(48, gt=0, description="months investors forgive low revenue")
-    optimism: float = Field(1.6, ge=0, description="log-credit given to AI revenue at the start")
+    sentiment_adjustment: float = Finite(0.15, gt=0, le=1)
+    patience_months: float = Finite(
+        48,
+        gt=0,
+        le=1200,
+        description="how long a return shortfall is tolerated: sets how far "
+        "sentiment falls for a given shortfall",
+    )
+    optimism: float = Finite(0.5, ge=-3, le=3, description="sentiment at the start (0 neutral)")
+    required_return_per_year: float = Finite(
+        0.25, gt=0, le=5, description="return investors require on venture stakes"
+    )
+    belief_update: float = Finite(
+        0.15,
+        gt=0,
+        le=1,
+        description="share of the gap to the realised return expectations close a month",
+    )
+    base_revenue_multiple: float = Finite(
+        25.0, gt=0, le=1000, description="valuation / annual revenue at neutral sentiment"
+    )
+    multiple_sentiment_elasticity: float = Finite(
+        0.5, ge=0, le=5, description="multiple = base * exp(elasticity * sentiment)"
+    )
+    initial_stake_share: float = Finite(
+        0.5,
+        ge=0,
+        lt=1,
+        description="share of each venture-funded incumbent investors own at the start",
+    )
+    prior_revenue_growth_per_year: float = Finite(
+        1.5,
+        ge=-0.99,
+        le=100,
+        description="revenue growth funders expect before a firm has a record",
+    )
+    round_dilution: float = Finite(
+        0.2, ge=0, lt=1, description="share of a firm a round sells when it raises"
+    )
+    venture_months: float = Finite(
+        36,
+        ge=0,
+        le=1200,
+        description="months after entry a firm may raise on promise, before "
+        "its cash flows must show a path to profit",
+    )
     capex_payback_years: float = Field(5.0, gt=0)
     capex_share_of_revenue: float = Field(
         0.25, gt=0, le=1, description="capex a mature AI industry can sustain per dollar of revenue"
     )
-    funding_sensitivity: float = Field(1.0, ge=0)
-    correction_threshold: float = Field(-0.7, le=0)
-    correction_markdown: float = Field(0.3, ge=0, le=1)
+    funding_sensitivity: float = Finite(1.0, ge=0)
+    correction_threshold: float = Finite(-0.7, le=0, ge=-3)
+
+
+class ParentConfig(_Section):
+    """The parent companies of incumbent integrated giants (aiecosim.agents.parents)."""
+
+    hurdle_rate_per_year: float = Finite(
+        0.12, ge=0, le=5, description="return the parent requires of its AI unit"
+    )
+    loss_budget_usd: float = Finite(
+        150e9, ge=0, description="most the parent puts into its AI unit over the run"
+    )
+    patience_months: float = Finite(
+        24, ge=0, le=1200, description="months in a row the unit may miss the hurdle"
+    )
+    target_cash_months: float = Finite(
+        3, ge=0, le=120, description="months of the unit's costs the parent keeps it funded for"
+    )
 
 
 class SimConfig(_Section):
@@ -346,6 +414,7 @@ class SimConfig(_Section):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     builders: BuildersConfig = Field(default_factory=BuildersConfig)
     investors: InvestorConfig = Field(default_factory=InvestorConfig)
+    parents: ParentConfig = Field(default_factory=ParentConfig)
     # Strategy variants defined in files: {name: {base: preset, field: value, ...}}
     strategies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

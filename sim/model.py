@@ -25,18 +25,22 @@ from aiecosim.agents.enterprises import (
     Shoppers,
 )
 from aiecosim.agents.investors import Investor
+from aiecosim.agents.parents import Parent
 from aiecosim.agents.strategy import ARCHETYPES, EVOLVING_TRAITS, Strategy
 from aiecosim.books import check_books
 from aiecosim.capability import CapabilityLaw
 from aiecosim.capital_market import CapitalMarket
-from aiecosim.choice import NESTS
+from aiecosim.choice import NESTS, consumer_surplus_usd_per_mtok
 from aiecosim.compute_market import ComputeMarket
 from aiecosim.config import SimConfig
-from aiecosim.energy_market import HOURS_PER_YEAR, EnergyMarket
+from aiecosim.energy_market import HOURS_PER_MONTH, HOURS_PER_YEAR, EnergyMarket
+from aiecosim.ledger import Account, Ledger
 from aiecosim.network import AdoptionNetwork
 from aiecosim.pricing import BertrandNashPricer, DemandSample
+from aiecosim.valuation import expected_value_usd, trailing_growth
 
 IDLE_POWER_SHARE = 0.4  # an idle accelerator still draws ~40% of its power (cooling, standby)
+SURPLUS_SAMPLE_ROWS = 256  # enterprises (drawn by demand) the consumer surplus is measured on
 
 FIRM_COLUMNS = {
     "name": "name",
@@ -47,6 +51,12 @@ FIRM_COLUMNS = {
     "model_revenue_usd": "model_revenue_usd",
     "costs_usd": "costs_usd",
     "funding_usd": "funding_usd",
+    "parent_transfer_usd": "parent_transfer_usd",
+    "profit_usd": "profit_usd",
+    "free_cash_flow_usd": "free_cash_flow_usd",
+    "valuation_usd": lambda b: b.valuation_usd if b.investor_owned else float("nan"),
+    "expected_value_usd": "expected_value_usd",
+    "viable": lambda b: b.alive and b.cash_usd + b.expected_value_usd > 0,
     "capability": "capability",
     "price_usd_per_mtok": "price_usd_per_mtok",
     "customers": "customers",
@@ -120,21 +130,38 @@ class AIEcosystemModel(mesa.Model):
             inv.sentiment_adjustment,
             inv.patience_months,
             inv.optimism,
-            inv.capex_payback_years,
-            inv.capex_share_of_revenue,
+            inv.required_return_per_year,
+            inv.belief_update,
+            inv.base_revenue_multiple,
+            inv.multiple_sentiment_elasticity,
             inv.funding_sensitivity,
             inv.correction_threshold,
-            inv.correction_markdown,
             inv.w_fit,
             inv.w_perf,
+            inv.n_investors,
         )
+        # --- the flow of funds: every inside account is registered with the ledger
+        self.ledger = Ledger()
+        self.energy_exchange = Account("energy exchange")
+        self.ledger.register(self.compute_market)  # the cloud sector's books
+        self.ledger.register(self.energy_exchange)
 
         # --- agents
         self.suppliers = [
-            EnergySupplier(self, spec, cfg.energy.lead_time_multiplier)
+            EnergySupplier(
+                self,
+                spec,
+                cfg.energy.lead_time_multiplier,
+                cfg.energy.plant_life_years,
+                cfg.energy.plant_cost_of_capital,
+            )
             for spec in cfg.energy.suppliers
         ]
+        for supplier in self.suppliers:
+            self.ledger.register(supplier)
         self.investors = self._create_investors()
+        for investor in self.investors:
+            self.ledger.register(investor)
         self.strategies: dict[str, Strategy] = cfg.strategy_table()
         self.builders: list[ModelBuilder] = []
         for cohort in cfg.builders.initial:
@@ -158,6 +185,8 @@ class AIEcosystemModel(mesa.Model):
         self.energy_price_usd_per_mwh = 0.0
         self.expected_energy_price_usd_per_mwh: float | None = None
         self.ai_dc_mw = self._ai_dc_mw(utilisation=c.target_utilisation)
+        self.month_ai_revenue_usd = 0.0
+        self._valuation_usd = np.zeros(len(self.builders))
         self.training_gpu_hours = 0.0
         self.inference_gpu_hours = 0.0
         self.last_inference_gpu_hours = self.compute_market.capacity_gpu_hours * 0.5
@@ -200,6 +229,15 @@ class AIEcosystemModel(mesa.Model):
             0, 6, size=int(self.enterprises.adopted.sum())
         )
         self.enterprises.negative_months[:] = 0  # the start is not a month of losses
+        # Investors already own part of the venture-funded incumbents, valued on their revenue.
+        self._surplus_rows = self._surplus_sample()
+        start_revenue = np.bincount(
+            self._offers.provider,
+            weights=start.spend_usd_by_offer
+            * np.where(self._offers.self_hosted, cfg.builders.open_support_fee_share, 1.0),
+            minlength=len(self.builders),
+        )
+        self._give_investors_their_initial_stakes(start_revenue)
 
         self.datacollector = mesa.DataCollector(
             model_reporters={name: _metric(name) for name in _METRIC_NAMES},
@@ -212,8 +250,11 @@ class AIEcosystemModel(mesa.Model):
         m = self.month
         cfg = self.cfg
         alive = self.alive_builders()
+        self.ledger.open_month()
         for builder in self.builders:
             builder.open_books()
+        for supplier in self.suppliers:
+            supplier.open_books()
         self.training_gpu_hours = self.inference_gpu_hours = 0.0
         self._entrants = self._exits = 0
         self._funding_usd = 0.0
@@ -222,6 +263,7 @@ class AIEcosystemModel(mesa.Model):
         for supplier in self.suppliers:
             supplier.update_costs(m, cfg.energy.marginal_cost_growth_per_year)
             supplier.commission(m)
+        self.ai_dc_mw = self._ai_dc_mw(self.compute_market.utilisation)
         self.energy = self.energy_market.clear(
             np.array([s.capacity_mw for s in self.suppliers]),
             np.array([s.marginal_cost_usd_per_mwh for s in self.suppliers]),
@@ -229,6 +271,7 @@ class AIEcosystemModel(mesa.Model):
         )
         self.energy_price_usd_per_mwh = self.energy.price_usd_per_mwh
         self._update_price_expectation()
+        self._pay_power_bills(m)
 
         # 2. Compute: usable capacity = min(installed, what the power allows); price.
         self.compute_market.update_capacity(m, self._giants_grid_draw_mw())
@@ -267,7 +310,8 @@ class AIEcosystemModel(mesa.Model):
         # 5. Settlement: builders book revenue, buy inference compute, pay their costs.
         self._settle(offers, outcome)
 
-        # 6. Investors: sentiment from revenue against capex; funding rounds.
+        # 6. Funding: investors mark their stakes and fund rounds; parents fund their AI units;
+        #    sentiment follows the returns.
         self._invest_and_fund(m)
 
         # 7. Suppliers invest with lead times; chips are installed; insolvent builders exit;
@@ -311,20 +355,40 @@ class AIEcosystemModel(mesa.Model):
         return e.non_ai_dc_twh_per_year * 1e6 / HOURS_PER_YEAR * growth
 
     def _ai_dc_mw(self, utilisation: float) -> float:
-        """Power drawn by AI accelerators (cloud fleet and the giants' own), MW."""
+        """Grid power drawn by AI accelerators, MW: the cloud fleet (idle chips draw part of
+        their power) and the giants' own fleets beyond what their own plants supply."""
         kw = self.compute_market.power_kw_per_h100e(self.month)
         duty = IDLE_POWER_SHARE + (1 - IDLE_POWER_SHARE) * min(1.0, utilisation)
-        owned = sum(b.owned_gpus_h100e for b in self.builders if b.alive)
-        return (self.compute_market.usable_gpus_h100e * duty + owned) * kw / 1000
+        self._cloud_mw = self.compute_market.usable_gpus_h100e * duty * kw / 1000
+        return self._cloud_mw + self._giants_grid_draw_mw()
 
     def _giants_grid_draw_mw(self) -> float:
         """Grid power the integrated giants' fleets draw beyond their own plants, MW."""
+        return sum(self._grid_draw_mw(b) for b in self.builders if b.alive)
+
+    def _grid_draw_mw(self, builder: ModelBuilder) -> float:
         kw = self.compute_market.power_kw_per_h100e(self.month)
-        return sum(
-            max(0.0, b.owned_gpus_h100e * kw / 1000 - b.owned_energy_mw)
-            for b in self.builders
-            if b.alive
+        return max(0.0, builder.owned_gpus_h100e * kw / 1000 - builder.owned_energy_mw)
+
+    def _pay_power_bills(self, m: int) -> None:
+        """Every buyer of electricity pays the clearing price for the share of its demand that
+        was served, to the exchange; the exchange pays each plant for what it dispatched."""
+        e = self.energy
+        ledger = self.ledger
+        price = self.energy_price_usd_per_mwh
+        served = e.served_mw / e.demand_mw if e.demand_mw > 0 else 0.0
+        others_mw = max(0.0, e.demand_mw - self.ai_dc_mw)
+        exchange = self.energy_exchange
+        bill = served * HOURS_PER_MONTH * price
+        ledger.pay(ledger.outside["other_power_users"], exchange, others_mw * bill, "electricity")
+        self.compute_market.energy_cost_usd = self._cloud_mw * bill
+        ledger.pay(
+            self.compute_market, exchange, self.compute_market.energy_cost_usd, "electricity"
         )
+        for b in self.alive_builders():
+            b.pay_for_power(self._grid_draw_mw(b), served, price)
+        for supplier, dispatched in zip(self.suppliers, e.dispatch_mw, strict=True):
+            supplier.sell(exchange, float(dispatched), price)
 
     def _update_price_expectation(self) -> None:
         price = self.energy_price_usd_per_mwh
@@ -543,9 +607,16 @@ class AIEcosystemModel(mesa.Model):
         customers = np.bincount(
             offers.provider, weights=outcome.customers_by_offer, minlength=n_firms
         )
-        # Self-hosting enterprises rent compute themselves (the overhead is idle capacity).
+        # Self-hosting enterprises rent compute themselves (the overhead is idle capacity) and
+        # pay the cloud for it: the part of their spend that is not the builder's support fee.
         self.inference_gpu_hours += float(
             (outcome.mtok_by_offer[hosted] * self._offer_gpu_hours_per_mtok[hosted]).sum()
+        )
+        self.ledger.pay(
+            self.ledger.outside["enterprises"],
+            self.compute_market,
+            float(outcome.spend_usd_by_offer[hosted].sum()) * (1 - fee),
+            "self-hosted compute",
         )
         requested = np.bincount(
             offers.provider[api], weights=outcome.requested_mtok_by_offer[api], minlength=n_firms
@@ -568,6 +639,7 @@ class AIEcosystemModel(mesa.Model):
         wanted = demand + max(0.0, self.inference_gpu_hours_wanted - self.inference_gpu_hours)
         wanted += self.training_gpu_hours_wanted - self.training_gpu_hours
         market.record_use(demand, wanted, spare_offered)
+        market.depreciate()
         self.last_inference_gpu_hours = self.inference_gpu_hours
         for b in self.alive_builders():
             b.close_books()
@@ -575,20 +647,68 @@ class AIEcosystemModel(mesa.Model):
         self.cum_ai_revenue_usd += self.month_ai_revenue_usd
 
     def _invest_and_fund(self, m: int) -> None:
+        """The month's money side, after the books are closed:
+
+        1. every firm's outlook: expected discounted cash flow (`aiecosim.valuation`) at its
+           funder's rate (its parent's hurdle, or the investors' required return);
+        2. investors mark their stakes to market at today's valuations and learn from them;
+        3. parents review their AI units and pay in what they still fund;
+        4. rounds: firms short of runway ask; investors fund those with a credible path to
+           profit (a positive outlook) and entrants still in their venture years;
+        5. limited partners pay new money in; sentiment follows the month's realised return.
+        """
         inv = self.cfg.investors
         cm = self.capital_market
-        self._correction = cm.update_sentiment(
-            m, self.month_ai_revenue_usd * 12, np.asarray(self.capex_history_usd)
+        ledger = self.ledger
+        builders = self.builders
+        alive = np.array([b.alive for b in builders], dtype=bool)
+        revenue = np.array([_mean(b.revenue_history[-3:]) for b in builders])
+        variable = np.array([_mean(b.variable_cost_history[-3:]) for b in builders])
+        fixed = np.array(
+            [_mean(b.cost_history[-12:]) - _mean(b.variable_cost_history[-12:]) for b in builders]
         )
-        if self._correction:
-            for investor in self.investors:
-                investor.mark_down(inv.correction_markdown)
-            self.events.append({"month": m, "event": "valuation correction"})
-        alive = self.alive_builders()
-        if alive and self.investors:
-            asks = np.array([b.funding_ask_usd() for b in alive])
-            orientation = np.array([b.strategy.scale_orientation for b in alive])
-            performance = self._performance(alive)
+        prior = np.log1p(inv.prior_revenue_growth_per_year) / 12
+        growth = np.array([trailing_growth(b.revenue_history, prior=prior) for b in builders])
+        rate = np.array(
+            [
+                b.parent.hurdle_rate_per_year
+                if b.parent is not None
+                else inv.required_return_per_year
+                for b in builders
+            ]
+        )
+        outlook = expected_value_usd(revenue - variable, fixed, growth, rate)
+        for b, value in zip(builders, outlook, strict=True):
+            b.expected_value_usd = float(value) if b.alive else 0.0
+
+        # --- marks: what the stakes are worth now, and what each investor gained on each
+        valuation = cm.valuations_usd(revenue, np.array([b.paid_in_usd for b in builders]), alive)
+        for b, value in zip(builders, valuation, strict=True):
+            b.valuation_usd = float(value)
+        marked = cm.marked_stakes_usd(valuation)
+        realised = cm.realise(marked)
+        gains = cm.ownership * (valuation - self._valuation_usd)[None, :]
+        orientation = np.array([b.strategy.scale_orientation for b in builders])
+        for investor, row, value in zip(self.investors, gains, marked, strict=True):
+            investor.stakes_usd = float(value)
+            investor.learn(row, orientation, inv.thesis_learning_rate)
+
+        # --- parents fund their AI units while the units clear the hurdle
+        for b in self.alive_builders():
+            if b.parent is not None and b.parent.review(b.expected_value_usd):
+                transfer = b.parent.transfer_usd(b.cash_usd, b.costs_usd_per_month())
+                if transfer > 0:
+                    b.receive_parent_transfer(transfer)
+
+        # --- rounds
+        firms = self.alive_builders()
+        if firms and self.investors:
+            index = np.array([b.firm_id for b in firms])
+            venture = np.array(
+                [b.entrant and m - b.entry_month < inv.venture_months for b in firms]
+            )
+            credible = outlook[index] > 0
+            asks = np.array([b.funding_ask_usd() for b in firms]) * (credible | venture)
             thesis = np.array([i.thesis for i in self.investors])
             budgets = np.array(
                 [
@@ -596,22 +716,40 @@ class AIEcosystemModel(mesa.Model):
                     for i in self.investors
                 ]
             )
-            invested = cm.allocate(thesis, budgets, orientation, performance, asks)
-            for investor, amount in zip(self.investors, invested.sum(axis=1), strict=True):
-                investor.invest(float(amount))
-            for builder, amount in zip(alive, invested.sum(axis=0), strict=True):
-                if amount > 0:
-                    builder.receive_funding(float(amount))
+            invested = cm.allocate(
+                thesis, budgets, orientation[index], self._performance(firms), asks
+            )
+            for j in np.flatnonzero(invested.sum(axis=0) > 0):
+                b = firms[j]
+                for investor, amount in zip(self.investors, invested[:, j], strict=True):
+                    if amount > 0:
+                        b.receive_funding(investor, float(amount))
+                        investor.invested_usd += float(amount)
+                cm.buy_equity(b.firm_id, invested[:, j], float(valuation[b.firm_id]))
+                b.investor_owned = True
+                # the round prices the firm: pre-money plus the new money
+                valuation[b.firm_id] += float(invested[:, j].sum())
+                b.valuation_usd = float(valuation[b.firm_id])
             self._funding_usd = float(invested.sum())
-        # New money arrives in proportion to each fund's size, more when sentiment is good.
+        cm.marked_after_rounds_usd = cm.marked_stakes_usd(valuation)
+        self._valuation_usd = valuation
+        for investor, value in zip(self.investors, cm.marked_after_rounds_usd, strict=True):
+            investor.stakes_usd = float(value)
+        self._parent_transfers_usd = sum(b.parent_transfer_usd for b in builders)
+
+        # --- new money from limited partners, in proportion to each fund's capital
         total = sum(i.capital_usd for i in self.investors)
+        lps = ledger.outside["limited_partners"]
         for investor in self.investors:
             weight = investor.capital_usd / total if total > 0 else 1 / len(self.investors)
-            investor.receive_inflow(inv.inflow_usd_per_month * cm.funding_factor * weight)
-        winner = self._winning_orientation()
-        if winner is not None:
-            for investor in self.investors:
-                investor.learn(winner, inv.thesis_learning_rate)
+            ledger.pay(
+                lps, investor, inv.inflow_usd_per_month * cm.funding_factor * weight, "fund inflows"
+            )
+
+        # --- beliefs follow the returns
+        self._correction = cm.update_sentiment(realised)
+        if self._correction:
+            self.events.append({"month": m, "event": "valuation correction"})
 
     def _performance(self, alive: list[ModelBuilder]) -> np.ndarray:
         """Capability relative to the frontier plus recent revenue growth (bounded)."""
@@ -619,13 +757,6 @@ class AIEcosystemModel(mesa.Model):
         capability = np.array([b.capability / frontier for b in alive])
         growth = np.tanh(np.array([b.revenue_growth() for b in alive]))
         return capability + growth
-
-    def _winning_orientation(self) -> float | None:
-        revenue = np.array([b.model_revenue_usd for b in self.builders])
-        if revenue.sum() <= 0:
-            return None
-        orientation = np.array([b.strategy.scale_orientation for b in self.builders])
-        return float((revenue * orientation).sum() / revenue.sum())
 
     def _build_out(self, m: int) -> None:
         c = self.cfg.compute
@@ -636,6 +767,7 @@ class AIEcosystemModel(mesa.Model):
             m / 12
         )
         _, capex = market.retire_and_install(m, production)
+        self.ledger.pay(market, self.ledger.outside["chip_makers"], capex, "cloud capex")
         capex += sum(b.capex_usd for b in self.builders)
         # New grid connections for data centres, limited by spare generation.
         connect = c.dc_power_growth_mw_per_month * (1 + c.dc_power_growth_per_year) ** (m / 12)
@@ -644,7 +776,6 @@ class AIEcosystemModel(mesa.Model):
         self.capex_history_usd.append(capex)
         self.cum_ai_capex_usd += capex
         self.month_capex_usd = capex
-        self.ai_dc_mw = self._ai_dc_mw(market.utilisation)
 
     def _add_builder(self, strategy: Strategy, entrant: bool) -> ModelBuilder:
         cfg = self.cfg
@@ -653,7 +784,23 @@ class AIEcosystemModel(mesa.Model):
         label = strategy.name.replace("_", " ").title()
         builder = ModelBuilder(self, strategy, f"{label} {same}", cash)
         builder.firm_id = len(self.builders)
+        builder.entrant = entrant
+        builder.investor_owned = False
         self.builders.append(builder)
+        self.ledger.register(builder)
+        self.capital_market.add_firm()
+        if hasattr(self, "_valuation_usd"):
+            self._valuation_usd = np.append(self._valuation_usd, 0.0)
+        if strategy.archetype == "integrated_giant" and not entrant:
+            # an incumbent giant's AI unit is funded by its parent; an entrant has none
+            p = cfg.parents
+            builder.parent = Parent(
+                f"parent of {builder.name}",
+                p.hurdle_rate_per_year,
+                p.loss_budget_usd,
+                p.patience_months,
+                p.target_cash_months,
+            )
         if entrant:
             # An entrant brings a fraction of an incumbent's assets (cash, fleet, plants) ...
             builder.owned_gpus_h100e *= cfg.builders.entrant_cash_share
@@ -737,6 +884,56 @@ class AIEcosystemModel(mesa.Model):
         sizes = self.rng.lognormal(0.0, 0.8, size=n)
         capital = inv.capital_usd * sizes / sizes.sum()
         return [Investor(self, float(t), float(k)) for t, k in zip(theses, capital, strict=True)]
+
+    def _give_investors_their_initial_stakes(self, revenue_usd_per_month: np.ndarray) -> None:
+        """At the start investors own `investors.initial_stake_share` of every incumbent
+        without a parent, spread over the funds by how well the firm fits their theses."""
+        inv = self.cfg.investors
+        cm = self.capital_market
+        alive = np.array([b.alive for b in self.builders], dtype=bool)
+        paid_in = np.array([b.paid_in_usd for b in self.builders])
+        self._valuation_usd = cm.valuations_usd(revenue_usd_per_month, paid_in, alive)
+        if not self.investors:
+            return
+        thesis = np.array([i.thesis for i in self.investors])
+        for b in self.builders:
+            if b.parent is not None or b.entrant or inv.initial_stake_share <= 0:
+                continue
+            fit = np.exp(inv.w_fit * (1 - np.abs(thesis - b.strategy.scale_orientation)))
+            cm.ownership[:, b.firm_id] = inv.initial_stake_share * fit / fit.sum()
+            b.investor_owned = True
+            b.valuation_usd = float(self._valuation_usd[b.firm_id])
+        cm.marked_after_rounds_usd = cm.marked_stakes_usd(self._valuation_usd)
+        for investor, value in zip(self.investors, cm.marked_after_rounds_usd, strict=True):
+            investor.stakes_usd = float(value)
+
+    def _surplus_sample(self) -> np.ndarray:
+        """Enterprises the consumer surplus is measured on: a systematic sample drawn in
+        proportion to their demand (fixed points, no random draw)."""
+        weight = self.enterprises.demand_weight
+        size = min(SURPLUS_SAMPLE_ROWS, len(weight))
+        points = (np.arange(size) + 0.5) / size
+        rows = np.searchsorted(np.cumsum(weight) / weight.sum(), points)
+        return np.minimum(rows, len(weight) - 1)
+
+    def consumer_surplus_usd(self, offers: Offers | None = None) -> float:
+        """Enterprises' surplus from this month's menu (USD per month): for a demand-weighted
+        sample, the nested-logit log-sum over the offers and no AI, less the utility of no
+        AI, in USD per Mtok (divided by each one's price coefficient), times the month's
+        potential demand. Measured for a fresh choice (no switching costs), so it moves with
+        the menu: prices, capabilities and the nests."""
+        offers = self._offers if offers is None else offers
+        if not len(offers):
+            return 0.0
+        pop = self.enterprises
+        rows = self._surplus_rows
+        none = np.full(len(rows), -1, dtype=np.int64)
+        u = pop.utilities(rows, offers, none, self._peers().by_provider(rows))
+        u0 = pop.outside_utility(rows, offers, none)
+        per_mtok = consumer_surplus_usd_per_mtok(
+            pop.choice_model(offers), u.astype(np.float64), u0, pop.price_coefficient[rows]
+        )
+        return float(per_mtok.mean() * self._demand_mtok(self.month))
 
     # ================================================================== outputs
     def _open_lag_months(self, frontier: float, best_open: float) -> float:
@@ -851,12 +1048,37 @@ class AIEcosystemModel(mesa.Model):
         out["cum_ai_capex_usd"] = self.cum_ai_capex_usd
         out["cum_ai_revenue_usd"] = self.cum_ai_revenue_usd
         out["ai_revenue_usd_per_year"] = self.month_ai_revenue_usd * 12
-        out["required_revenue_usd_per_year"] = self.capital_market.required_revenue_usd_per_year
+        # the revenue that would pay back the AI capex of the last `capex_payback_years` at a
+        # sustainable capex-to-revenue ratio (an indicator; sentiment follows returns)
+        inv = self.cfg.investors
+        window = int(round(inv.capex_payback_years * 12))
+        out["required_revenue_usd_per_year"] = float(sum(self.capex_history_usd[-window:])) / (
+            inv.capex_payback_years * inv.capex_share_of_revenue
+        )
         capital = np.array([i.capital_usd for i in self.investors])
         thesis = np.array([i.thesis for i in self.investors])
         out["investor_capital_usd"] = float(capital.sum())
+        out["investor_stakes_usd"] = float(sum(i.stakes_usd for i in self.investors))
+        out["investor_return"] = self.capital_market.realised_return
+        out["revenue_multiple"] = self.capital_market.revenue_multiple
         out["funding_usd"] = self._funding_usd
+        out["parent_transfers_usd"] = self._parent_transfers_usd
         out["sentiment"] = self.capital_market.sentiment
+        # --- the scoreboard: profit by archetype, the other sectors' books, enterprises' surplus
+        for a in ARCHETYPES:
+            out[f"profit_usd_{a}"] = float(sum(b.profit_usd for b in alive if b.archetype == a))
+        cloud = self.compute_market
+        cloud_revenue = self.ledger.received_usd(cloud)
+        out["cloud_revenue_usd"] = cloud_revenue
+        # its payments are power, spare hours bought and capex; profit counts depreciation
+        out["cloud_profit_usd"] = (
+            cloud_revenue - (self.ledger.paid_usd(cloud) - cloud.capex_usd) - cloud.depreciation_usd
+        )
+        out["cloud_cash_usd"] = cloud.cash_usd
+        out["energy_revenue_usd"] = float(sum(s.revenue_usd for s in self.suppliers))
+        out["energy_profit_usd"] = float(sum(s.profit_usd for s in self.suppliers))
+        out["energy_cash_usd"] = float(sum(s.cash_usd for s in self.suppliers))
+        out["consumer_surplus_usd"] = self.consumer_surplus_usd()
         if capital.sum() > 0:
             mean = float((capital * thesis).sum() / capital.sum())
             out["investor_thesis_mean"] = mean
@@ -981,13 +1203,25 @@ _METRIC_NAMES = [
     "ai_revenue_usd_per_year",
     "required_revenue_usd_per_year",
     "investor_capital_usd",
+    "investor_stakes_usd",
+    "investor_return",
+    "revenue_multiple",
     "funding_usd",
+    "parent_transfers_usd",
     "sentiment",
     "investor_thesis_mean",
     "investor_disagreement",
     "correction",
     "entrants",
     "exits",
+    *[f"profit_usd_{a}" for a in ARCHETYPES],
+    "cloud_revenue_usd",
+    "cloud_profit_usd",
+    "cloud_cash_usd",
+    "energy_revenue_usd",
+    "energy_profit_usd",
+    "energy_cash_usd",
+    "consumer_surplus_usd",
 ]
 
 
@@ -996,3 +1230,7 @@ def _metric(name: str):
         return model.metrics[name]
 
     return report
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0

@@ -61,18 +61,50 @@ def run_model(
     return RunResult(model_df, firms_df, summary, config, model.strategy_table(firms_df))
 
 
+def survives(builder) -> bool:
+    """Alive and viable at the end: its cash covers what its expected cash flows say it will
+    still lose (`aiecosim.valuation`). A firm kept alive only by cash it is burning with no
+    path to profit does not count."""
+    return bool(builder.alive and builder.cash_usd + builder.expected_value_usd > 0)
+
+
 def summarise(model, model_df: pd.DataFrame, firms_df: pd.DataFrame) -> dict:
-    """The run in a few numbers: survivors, shares, the winner, exits, headline indicators."""
+    """The run in a few numbers: survivors (alive and viable), shares, the winners by revenue
+    and by profit, each firm's fate and cumulative profit, exits, headline indicators."""
     cfg = model.cfg
     last = model_df.iloc[-1]
-    survivors = {a: int(last[f"alive_{a}"]) for a in ARCHETYPES}
+    survivors = {
+        a: sum(survives(b) for b in model.builders if b.archetype == a) for a in ARCHETYPES
+    }
     by_strategy: dict[str, dict[str, int]] = {}
     for b in model.builders:
         row = by_strategy.setdefault(
-            b.strategy.name, {"archetype": b.archetype, "started": 0, "alive": 0}
+            b.strategy.name, {"archetype": b.archetype, "started": 0, "alive": 0, "survived": 0}
         )
         row["started"] += 1
         row["alive"] += int(b.alive)
+        row["survived"] += int(survives(b))
+    firms = [
+        {
+            "firm_id": b.firm_id,
+            "name": b.name,
+            "archetype": b.archetype,
+            "strategy": b.strategy.name,
+            "entry_month": b.entry_month,
+            "alive": bool(b.alive),
+            "survived": survives(b),
+            "exit_month": b.exit_month,
+            "months_to_exit": None if b.exit_month is None else b.exit_month - b.entry_month,
+            "cumulative_profit_usd": float(b.cum_profit_usd),
+            "cumulative_free_cash_flow_usd": float(sum(b.revenue_history) - sum(b.cost_history)),
+        }
+        for b in model.builders
+    ]
+    profit_by_archetype = {
+        a: float(sum(f["cumulative_profit_usd"] for f in firms if f["archetype"] == a))
+        for a in ARCHETYPES
+    }
+    by_profit = max(firms, key=lambda f: f["cumulative_profit_usd"], default=None)
     recent = firms_df[firms_df["month"] > last["month"] - 12]
     winner = None
     if not recent.empty and recent["model_revenue_usd"].sum() > 0:
@@ -103,6 +135,12 @@ def summarise(model, model_df: pd.DataFrame, firms_df: pd.DataFrame) -> dict:
         "survivors_by_archetype": survivors,
         "strategies": by_strategy,
         "winner": winner,
+        "winner_by_profit": None
+        if by_profit is None
+        else {k: by_profit[k] for k in ("firm_id", "name", "archetype", "strategy")},
+        "cumulative_profit_by_archetype_usd": profit_by_archetype,
+        "consumer_surplus_usd_total": float(model_df["consumer_surplus_usd"].sum()),
+        "firms": firms,
         "final_shares_by_archetype": {a: float(last[f"share_revenue_{a}"]) for a in ARCHETYPES},
         "hhi_revenue": float(last["hhi_revenue"]),
         "open_lag_months": _num(last["open_lag_months"]),

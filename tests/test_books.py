@@ -22,7 +22,9 @@ def test_a_broken_book_names_the_month_the_firm_and_the_amounts():
     model.step()
     lab = model.builders[0]
     lab.cash_usd += 1e6  # money from nowhere
-    with pytest.raises(BooksError, match=rf"month 1: {lab.name} \(firm 0\) cash changed by"):
+    with pytest.raises(
+        BooksError, match=rf"month 1: {lab.name} cash changed by .* \(unrecorded 1e\+06\)"
+    ):
         model.month = 1
         check_books(model)
 
@@ -109,5 +111,8 @@ def test_random_valid_worlds_run_without_errors_nans_or_broken_books(
         ]
     )
     result = run_model(cfg, seed=seed, check=True)
-    numeric = result.firms.select_dtypes("number")
+    # a valuation exists only where investors own a stake (NaN elsewhere, by definition)
+    valuation = result.firms["valuation_usd"].dropna()
+    assert np.isfinite(valuation).all() and (valuation >= 0).all()
+    numeric = result.firms.select_dtypes("number").drop(columns="valuation_usd")
     assert np.isfinite(numeric.to_numpy(dtype=float)).all()

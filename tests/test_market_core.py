@@ -139,6 +139,7 @@ def test_pricing_rules_are_strategy_data():
                 "pricing": "penetration",
                 "penetration_months": 12,
                 "penetration_discount": 0.4,
+                "initial_cash_usd": 50e9,  # a war chest: selling below cost has to be paid for
             },
         },
     )
@@ -341,6 +342,7 @@ def test_penetration_pricing_buys_share_while_it_lasts():
                 "pricing": pricing,
                 "penetration_months": 12,
                 "penetration_discount": 0.5,
+                "initial_cash_usd": 5e9,  # a war chest: selling below cost has to be paid for
             }
         }
         cfg = world(

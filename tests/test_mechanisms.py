@@ -140,34 +140,46 @@ def capital(**kw):
     args = dict(
         sentiment_adjustment=0.2,
         patience_months=24,
-        optimism=1.0,
-        capex_payback_years=5,
-        capex_share_of_revenue=0.25,
+        optimism=0.5,
+        required_return_per_year=0.25,
+        belief_update=0.15,
+        base_revenue_multiple=25.0,
+        multiple_sentiment_elasticity=0.5,
         funding_sensitivity=1.0,
         correction_threshold=-0.5,
-        correction_markdown=0.3,
         w_fit=3.0,
         w_perf=1.0,
+        n_investors=2,
     )
     args.update(kw)
     return CapitalMarket(**args)
 
 
-def test_sentiment_falls_when_revenue_lags_capex_and_a_correction_follows():
+def test_sentiment_falls_when_returns_miss_expectations_and_a_correction_follows():
     cm = capital()
-    capex = np.full(60, 50e9)  # 3 trillion over five years -> 2.4 trillion a year required
-    corrections = [cm.update_sentiment(m, 100e9, capex) for m in range(60)]
+    corrections = [cm.update_sentiment(-0.04) for _ in range(60)]  # five years of losses
     assert cm.sentiment < -1
     assert sum(corrections) == 1  # one correction when it crosses, not one every month
     assert cm.funding_factor < 0.5
+    assert cm.revenue_multiple < 25.0 * np.exp(0.5 * -1)  # and the multiples fall with it
 
 
-def test_sentiment_holds_up_when_revenue_covers_capex():
+def test_sentiment_holds_up_when_returns_beat_what_investors_require():
     cm = capital()
-    capex = np.full(60, 5e9)
-    for m in range(60):
-        cm.update_sentiment(m, 1.5e12, capex)
+    for _ in range(60):
+        cm.update_sentiment(0.04)  # about 60% a year against 25% required
     assert cm.sentiment > 0 and cm.funding_factor == 1.0
+
+
+def test_a_round_buys_a_stake_at_the_valuation_and_dilutes_earlier_holders():
+    cm = capital()
+    cm.add_firm()
+    cm.ownership[:, 0] = [0.3, 0.0]
+    cm.buy_equity(0, np.array([0.0, 25e9]), pre_money_usd=75e9)  # 25 bn at 75 bn pre-money
+    assert cm.ownership[:, 0] == pytest.approx([0.3 * 0.75, 0.25])
+    value = cm.valuations_usd(np.array([1e9]), np.array([5e9]), np.array([True]))
+    assert value[0] == pytest.approx(cm.revenue_multiple * 12e9)  # revenue times the multiple
+    assert cm.marked_stakes_usd(value) == pytest.approx(cm.ownership[:, 0] * value[0])
 
 
 def test_investors_fund_builders_that_fit_their_thesis():
