@@ -56,7 +56,14 @@ class TrainingRun:
 class ModelBuilder(mesa.Agent):
     """A company that builds and sells AI models, following one `Strategy`."""
 
-    def __init__(self, model: AIEcosystemModel, strategy: Strategy, name: str, cash_usd: float):
+    def __init__(
+        self,
+        model: AIEcosystemModel,
+        strategy: Strategy,
+        name: str,
+        cash_usd: float,
+        entrant: bool = False,
+    ):
         super().__init__(model)
         self.strategy = strategy
         self.name = name
@@ -64,7 +71,7 @@ class ModelBuilder(mesa.Agent):
         self.firm_id = 0  # set by the model: index into its firm arrays
         self.cash_usd = cash_usd
         self.paid_in_usd = cash_usd  # equity put in: its founding cash, rounds, transfers
-        self.capital_raised_usd = 0.0
+        self.entrant = entrant  # entered during the run (an incumbent was there at the start)
         self.parent = None  # an incumbent giant's parent company (aiecosim.agents.parents)
         self.released: list[ReleasedModel] = []
         self.training: TrainingRun | None = None
@@ -447,6 +454,16 @@ class ModelBuilder(mesa.Agent):
         return self.revenue_usd - (self.costs_usd - self.capex_usd) - self.depreciation_usd
 
     @property
+    def viable(self) -> bool:
+        """Alive, and its cash covers what its outlook says it will still lose."""
+        return bool(self.alive and self.cash_usd + self.expected_value_usd > 0)
+
+    @property
+    def investor_owned(self) -> bool:
+        """Whether investors hold a stake in it (a giant's unit belongs to its parent)."""
+        return bool(self.model.capital_market.ownership[:, self.firm_id].sum() > 0)
+
+    @property
     def free_cash_flow_usd(self) -> float:
         """This month's cash from operations after capex (funding excluded)."""
         return self.revenue_usd - self.costs_usd
@@ -475,13 +492,6 @@ class ModelBuilder(mesa.Agent):
         self.spare_gpu_hours = 0.0
 
     # ------------------------------------------------------------------ finance
-    def monthly_burn_usd(self) -> float:
-        """Average net outflow over the last six months (0 when cash-positive)."""
-        if not self.cost_history:
-            return self.strategy.opex_usd_per_month
-        costs, revenue = self.cost_history[-6:], self.revenue_history[-6:]
-        return max(0.0, (sum(costs) - sum(revenue)) / len(costs))
-
     def funding_ask_usd(self) -> float:
         """A round, when the cash in hand covers less than `raise_runway_months` of its costs
         plus the next training run: at least that gap, and as much as selling
@@ -505,7 +515,6 @@ class ModelBuilder(mesa.Agent):
     def receive_funding(self, investor, amount_usd: float) -> None:
         """A round: `investor` buys equity for `amount_usd` (the stake is the capital market's)."""
         self.funding_usd += amount_usd
-        self.capital_raised_usd += amount_usd
         self.paid_in_usd += amount_usd
         self.model.ledger.pay(investor, self, amount_usd, "equity rounds")
 
@@ -538,6 +547,7 @@ class ModelBuilder(mesa.Agent):
                 self.model.ledger.outside["creditors"], self, -self.cash_usd, "debts written off"
             )
             self.alive = False
+            self.expected_value_usd = self.valuation_usd = 0.0
             self.exit_month = self.model.month
             self.training = None
             self.customers = 0

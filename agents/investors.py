@@ -6,15 +6,13 @@ ownership matrix, marked to market monthly). Its capital is the two together. Ea
 deploys a share of its capital, scaled by sentiment, over the builders raising money that have a
 credible path to profit (`aiecosim.capital_market`), receives new money from its limited
 partners in proportion to its size, and learns from its own book: its thesis moves toward the
-orientation of the stakes that gained value and away from those that lost it,
-
-    theta <- theta + rate * sum_j gain_j * (orientation_j - theta) / sum_j |gain_j|
+orientation of the stakes that gained value and away from those that lost it
+(`aiecosim.capital_market.learn_theses`).
 """
 
 from __future__ import annotations
 
 import mesa
-import numpy as np
 
 
 class Investor(mesa.Agent):
@@ -24,7 +22,6 @@ class Investor(mesa.Agent):
         self.thesis = thesis  # 0 = efficiency, 1 = scale
         self.cash_usd = cash_usd  # dry powder
         self.stakes_usd = 0.0  # its stakes, marked to market
-        self.invested_usd = 0.0  # put into rounds so far
 
     @property
     def capital_usd(self) -> float:
@@ -33,10 +30,3 @@ class Investor(mesa.Agent):
     def budget_usd(self, deploy_share: float, funding_factor: float) -> float:
         """What it can put into rounds this month (never more than its cash)."""
         return max(0.0, min(self.cash_usd, self.capital_usd * deploy_share * funding_factor))
-
-    def learn(self, gains_usd: np.ndarray, orientation: np.ndarray, rate: float) -> None:
-        """Confidence follows its own gains and losses (see the module docstring)."""
-        weight = float(np.abs(gains_usd).sum())
-        if weight > 0:
-            pull = float((gains_usd * (orientation - self.thesis)).sum()) / weight
-            self.thesis = float(np.clip(self.thesis + rate * pull, 0.0, 1.0))

@@ -50,7 +50,7 @@ def summary_row(summary: dict, model: pd.DataFrame) -> dict:
     last = model.iloc[-1]
     row: dict = {}
     for a in ARCHETYPES:
-        # survival: alive and viable at the end (aiecosim.outputs.survives)
+        # survival: alive and viable at the end (ModelBuilder.viable)
         survivors = summary["survivors_by_archetype"][a]
         row[f"alive_{a}"] = int(last[f"alive_{a}"])
         row[f"survivors_{a}"] = survivors

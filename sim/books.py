@@ -86,7 +86,6 @@ def check_books(model) -> None:
     fee = model.cfg.builders.open_support_fee_share
     paid = float(spend.sum())
     booked = sum(b.model_revenue_usd for b in model.builders if b.alive or b.exit_month == month)
-    # (the ledger's own tally of the same flows: tokens, support and self-hosted compute)
     hosted_compute = float(spend[offers.self_hosted].sum()) * (1 - fee)
     if not _close(paid, booked + hosted_compute, paid):
         raise BooksError(

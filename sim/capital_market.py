@@ -131,6 +131,21 @@ class CapitalMarket:
         self.corrected = below
         return correction
 
+    @staticmethod
+    def learn_theses(
+        thesis: np.ndarray, gains_usd: np.ndarray, orientation: np.ndarray, rate: float
+    ) -> np.ndarray:
+        """Confidence follows each investor's own book (investors x firms gains, USD):
+
+            theta_i <- theta_i + rate * sum_j gain_ij * (orientation_j - theta_i) / sum_j |gain_ij|
+
+        toward the orientation of what made it money, away from what lost it; unchanged
+        without gains or losses."""
+        weight = np.abs(gains_usd).sum(axis=1)
+        pull = (gains_usd * (orientation[None, :] - thesis[:, None])).sum(axis=1)
+        step = np.divide(pull, weight, out=np.zeros_like(pull), where=weight > 0)
+        return np.clip(thesis + rate * step, 0.0, 1.0)
+
     @property
     def funding_factor(self) -> float:
         """Share of normal deployment investors make at today's sentiment (1 when s >= 0)."""

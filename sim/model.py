@@ -56,7 +56,7 @@ FIRM_COLUMNS = {
     "free_cash_flow_usd": "free_cash_flow_usd",
     "valuation_usd": lambda b: b.valuation_usd if b.investor_owned else float("nan"),
     "expected_value_usd": "expected_value_usd",
-    "viable": lambda b: b.alive and b.cash_usd + b.expected_value_usd > 0,
+    "viable": "viable",
     "capability": "capability",
     "price_usd_per_mtok": "price_usd_per_mtok",
     "customers": "customers",
@@ -145,6 +145,7 @@ class AIEcosystemModel(mesa.Model):
         self.energy_exchange = Account("energy exchange")
         self.ledger.register(self.compute_market)  # the cloud sector's books
         self.ledger.register(self.energy_exchange)
+        self._valuation_usd = np.zeros(0)  # each firm's valuation at last month's rounds
 
         # --- agents
         self.suppliers = [
@@ -186,7 +187,6 @@ class AIEcosystemModel(mesa.Model):
         self.expected_energy_price_usd_per_mwh: float | None = None
         self.ai_dc_mw = self._ai_dc_mw(utilisation=c.target_utilisation)
         self.month_ai_revenue_usd = 0.0
-        self._valuation_usd = np.zeros(len(self.builders))
         self.training_gpu_hours = 0.0
         self.inference_gpu_hours = 0.0
         self.last_inference_gpu_hours = self.compute_market.capacity_gpu_hours * 0.5
@@ -231,6 +231,7 @@ class AIEcosystemModel(mesa.Model):
         self.enterprises.negative_months[:] = 0  # the start is not a month of losses
         # Investors already own part of the venture-funded incumbents, valued on their revenue.
         self._surplus_rows = self._surplus_sample()
+        self.network.keep_rows(self._surplus_rows)
         start_revenue = np.bincount(
             self._offers.provider,
             weights=start.spend_usd_by_offer
@@ -271,7 +272,7 @@ class AIEcosystemModel(mesa.Model):
         )
         self.energy_price_usd_per_mwh = self.energy.price_usd_per_mwh
         self._update_price_expectation()
-        self._pay_power_bills(m)
+        self._pay_power_bills()
 
         # 2. Compute: usable capacity = min(installed, what the power allows); price.
         self.compute_market.update_capacity(m, self._giants_grid_draw_mw())
@@ -370,7 +371,7 @@ class AIEcosystemModel(mesa.Model):
         kw = self.compute_market.power_kw_per_h100e(self.month)
         return max(0.0, builder.owned_gpus_h100e * kw / 1000 - builder.owned_energy_mw)
 
-    def _pay_power_bills(self, m: int) -> None:
+    def _pay_power_bills(self) -> None:
         """Every buyer of electricity pays the clearing price for the share of its demand that
         was served, to the exchange; the exchange pays each plant for what it dispatched."""
         e = self.energy
@@ -661,55 +662,65 @@ class AIEcosystemModel(mesa.Model):
         cm = self.capital_market
         ledger = self.ledger
         builders = self.builders
-        alive = np.array([b.alive for b in builders], dtype=bool)
-        revenue = np.array([_mean(b.revenue_history[-3:]) for b in builders])
-        variable = np.array([_mean(b.variable_cost_history[-3:]) for b in builders])
-        fixed = np.array(
-            [_mean(b.cost_history[-12:]) - _mean(b.variable_cost_history[-12:]) for b in builders]
-        )
+        firms = self.alive_builders()
+        index = np.array([b.firm_id for b in firms], dtype=np.int64)
+        alive = np.zeros(len(builders), dtype=bool)
+        alive[index] = True
+
+        def books(of) -> np.ndarray:  # one number per live firm, scattered over all firms
+            out = np.zeros(len(builders))
+            out[index] = [of(b) for b in firms]
+            return out
+
+        revenue = books(lambda b: _mean(b.revenue_history[-3:]))
+        variable = books(lambda b: _mean(b.variable_cost_history[-3:]))
+        fixed = books(lambda b: _mean(b.cost_history[-12:]) - _mean(b.variable_cost_history[-12:]))
         prior = np.log1p(inv.prior_revenue_growth_per_year) / 12
-        growth = np.array([trailing_growth(b.revenue_history, prior=prior) for b in builders])
-        rate = np.array(
-            [
+        growth = books(lambda b: trailing_growth(b.revenue_history, prior=prior))
+        rate = books(
+            lambda b: (
                 b.parent.hurdle_rate_per_year
                 if b.parent is not None
                 else inv.required_return_per_year
-                for b in builders
-            ]
+            )
         )
-        outlook = expected_value_usd(revenue - variable, fixed, growth, rate)
-        for b, value in zip(builders, outlook, strict=True):
-            b.expected_value_usd = float(value) if b.alive else 0.0
+        outlook = np.zeros(len(builders))
+        outlook[index] = expected_value_usd(
+            (revenue - variable)[index], fixed[index], growth[index], rate[index]
+        )
+        valuation = cm.valuations_usd(revenue, books(lambda b: b.paid_in_usd), alive)
+        for b in firms:
+            b.expected_value_usd = float(outlook[b.firm_id])
+            b.valuation_usd = float(valuation[b.firm_id])
 
         # --- marks: what the stakes are worth now, and what each investor gained on each
-        valuation = cm.valuations_usd(revenue, np.array([b.paid_in_usd for b in builders]), alive)
-        for b, value in zip(builders, valuation, strict=True):
-            b.valuation_usd = float(value)
         marked = cm.marked_stakes_usd(valuation)
         realised = cm.realise(marked)
         gains = cm.ownership * (valuation - self._valuation_usd)[None, :]
         orientation = np.array([b.strategy.scale_orientation for b in builders])
-        for investor, row, value in zip(self.investors, gains, marked, strict=True):
-            investor.stakes_usd = float(value)
-            investor.learn(row, orientation, inv.thesis_learning_rate)
+        thesis = cm.learn_theses(
+            np.array([i.thesis for i in self.investors]),
+            gains,
+            orientation,
+            inv.thesis_learning_rate,
+        )
+        for investor, value, learned in zip(self.investors, marked, thesis, strict=True):
+            investor.stakes_usd, investor.thesis = float(value), float(learned)
 
         # --- parents fund their AI units while the units clear the hurdle
-        for b in self.alive_builders():
+        for b in firms:
             if b.parent is not None and b.parent.review(b.expected_value_usd):
                 transfer = b.parent.transfer_usd(b.cash_usd, b.costs_usd_per_month())
                 if transfer > 0:
                     b.receive_parent_transfer(transfer)
 
         # --- rounds
-        firms = self.alive_builders()
         if firms and self.investors:
-            index = np.array([b.firm_id for b in firms])
             venture = np.array(
                 [b.entrant and m - b.entry_month < inv.venture_months for b in firms]
             )
             credible = outlook[index] > 0
             asks = np.array([b.funding_ask_usd() for b in firms]) * (credible | venture)
-            thesis = np.array([i.thesis for i in self.investors])
             budgets = np.array(
                 [
                     i.budget_usd(inv.deploy_share_per_month, cm.funding_factor)
@@ -724,9 +735,7 @@ class AIEcosystemModel(mesa.Model):
                 for investor, amount in zip(self.investors, invested[:, j], strict=True):
                     if amount > 0:
                         b.receive_funding(investor, float(amount))
-                        investor.invested_usd += float(amount)
                 cm.buy_equity(b.firm_id, invested[:, j], float(valuation[b.firm_id]))
-                b.investor_owned = True
                 # the round prices the firm: pre-money plus the new money
                 valuation[b.firm_id] += float(invested[:, j].sum())
                 b.valuation_usd = float(valuation[b.firm_id])
@@ -782,15 +791,12 @@ class AIEcosystemModel(mesa.Model):
         cash = strategy.initial_cash_usd * (cfg.builders.entrant_cash_share if entrant else 1.0)
         same = sum(1 for b in self.builders if b.strategy.name == strategy.name) + 1
         label = strategy.name.replace("_", " ").title()
-        builder = ModelBuilder(self, strategy, f"{label} {same}", cash)
+        builder = ModelBuilder(self, strategy, f"{label} {same}", cash, entrant)
         builder.firm_id = len(self.builders)
-        builder.entrant = entrant
-        builder.investor_owned = False
         self.builders.append(builder)
         self.ledger.register(builder)
         self.capital_market.add_firm()
-        if hasattr(self, "_valuation_usd"):
-            self._valuation_usd = np.append(self._valuation_usd, 0.0)
+        self._valuation_usd = np.append(self._valuation_usd, 0.0)
         if strategy.archetype == "integrated_giant" and not entrant:
             # an incumbent giant's AI unit is funded by its parent; an entrant has none
             p = cfg.parents
@@ -901,7 +907,6 @@ class AIEcosystemModel(mesa.Model):
                 continue
             fit = np.exp(inv.w_fit * (1 - np.abs(thesis - b.strategy.scale_orientation)))
             cm.ownership[:, b.firm_id] = inv.initial_stake_share * fit / fit.sum()
-            b.investor_owned = True
             b.valuation_usd = float(self._valuation_usd[b.firm_id])
         cm.marked_after_rounds_usd = cm.marked_stakes_usd(self._valuation_usd)
         for investor, value in zip(self.investors, cm.marked_after_rounds_usd, strict=True):

@@ -125,6 +125,8 @@ class AdoptionNetwork:
         self.adjacency = _symmetric_csr(n_nodes, u, v)
         self.degree = np.diff(self.adjacency.indptr).astype(np.int64)
         self._inv_degree = 1.0 / np.maximum(self.degree, 1)  # isolated nodes: share 0
+        self._row_block = None  # (rows array, its adjacency rows, their 1/degree): a fixed
+        # sample asked for every month (the consumer-surplus rows) is sliced once
         self._graph: nx.Graph | None = None
         # adopting_neighbour_share keeps its neighbour counts between calls (see there)
         self._last_adopted: np.ndarray | None = None
@@ -172,6 +174,8 @@ class AdoptionNetwork:
         column = np.where(provider >= 0, provider, k).astype(np.int32)  # none: column k
         if rows is None:
             block, inv = self.adjacency, self._inv_degree
+        elif self._row_block is not None and self._row_block[0] is rows:
+            block, inv = self._row_block[1], self._row_block[2]
         else:
             rows = self._check_rows(rows)
             block, inv = self.adjacency[rows], self._inv_degree[rows]
@@ -180,6 +184,11 @@ class AdoptionNetwork:
         )
         counts = product.toarray()  # float32 integer counts (exact below 2**24)
         return counts[:, :k] * inv[:, None]
+
+    def keep_rows(self, rows: np.ndarray) -> None:
+        """Slice the adjacency for `rows` once: later calls with this same array reuse it."""
+        checked = self._check_rows(rows)
+        self._row_block = (rows, self.adjacency[checked], self._inv_degree[checked])
 
     def adopting_neighbour_share(
         self, provider: np.ndarray, rows: np.ndarray | None = None

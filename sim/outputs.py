@@ -61,21 +61,12 @@ def run_model(
     return RunResult(model_df, firms_df, summary, config, model.strategy_table(firms_df))
 
 
-def survives(builder) -> bool:
-    """Alive and viable at the end: its cash covers what its expected cash flows say it will
-    still lose (`aiecosim.valuation`). A firm kept alive only by cash it is burning with no
-    path to profit does not count."""
-    return bool(builder.alive and builder.cash_usd + builder.expected_value_usd > 0)
-
-
 def summarise(model, model_df: pd.DataFrame, firms_df: pd.DataFrame) -> dict:
     """The run in a few numbers: survivors (alive and viable), shares, the winners by revenue
     and by profit, each firm's fate and cumulative profit, exits, headline indicators."""
     cfg = model.cfg
     last = model_df.iloc[-1]
-    survivors = {
-        a: sum(survives(b) for b in model.builders if b.archetype == a) for a in ARCHETYPES
-    }
+    survivors = {a: sum(b.viable for b in model.builders if b.archetype == a) for a in ARCHETYPES}
     by_strategy: dict[str, dict[str, int]] = {}
     for b in model.builders:
         row = by_strategy.setdefault(
@@ -83,7 +74,7 @@ def summarise(model, model_df: pd.DataFrame, firms_df: pd.DataFrame) -> dict:
         )
         row["started"] += 1
         row["alive"] += int(b.alive)
-        row["survived"] += int(survives(b))
+        row["survived"] += int(b.viable)
     firms = [
         {
             "firm_id": b.firm_id,
@@ -92,7 +83,7 @@ def summarise(model, model_df: pd.DataFrame, firms_df: pd.DataFrame) -> dict:
             "strategy": b.strategy.name,
             "entry_month": b.entry_month,
             "alive": bool(b.alive),
-            "survived": survives(b),
+            "survived": b.viable,
             "exit_month": b.exit_month,
             "months_to_exit": None if b.exit_month is None else b.exit_month - b.entry_month,
             "cumulative_profit_usd": float(b.cum_profit_usd),

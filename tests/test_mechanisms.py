@@ -171,6 +171,26 @@ def test_sentiment_holds_up_when_returns_beat_what_investors_require():
     assert cm.sentiment > 0 and cm.funding_factor == 1.0
 
 
+def test_patience_sets_how_deep_the_correction_goes_not_when_it_comes():
+    # Two years of good returns, then a year of losses, then recovery: the same returns for
+    # a patient and an impatient market.
+    returns = [0.05] * 24 + [-0.04] * 12 + [0.03] * 24
+    paths = {}
+    for patience in (12, 48):
+        market = capital(patience_months=patience, optimism=0.2, sentiment_adjustment=0.15)
+        path = []
+        for r in returns:
+            market.update_sentiment(r)
+            path.append(market.sentiment)
+        paths[patience] = np.array(path)
+    for path in paths.values():
+        # sentiment turns down in the first month of the bad year (month 24), in both markets
+        assert np.argmax(np.diff(path) < 0) == 23
+        # and the bottom is where the returns turn back, not at a set month
+        assert 34 <= int(np.argmin(path)) <= 38
+    assert paths[12].min() < paths[48].min() - 0.5  # impatience: a deeper fall
+
+
 def test_a_round_buys_a_stake_at_the_valuation_and_dilutes_earlier_holders():
     cm = capital()
     cm.add_firm()

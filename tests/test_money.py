@@ -3,10 +3,8 @@ fund, every archetype able to fail, and the enterprises' surplus."""
 
 import dataclasses
 
-import numpy as np
 import pytest
 from aiecosim.books import BooksError, check_books
-from aiecosim.capital_market import CapitalMarket
 from aiecosim.config import load_config
 from aiecosim.model import AIEcosystemModel
 from aiecosim.outputs import run_model
@@ -130,44 +128,6 @@ def test_an_open_builder_with_costs_above_revenue_and_no_funding_exits():
     assert [e["name"] for e in costly["exits"]] == ["Lonely Open 1"]
     lean = builder_fate(5e6)
     assert lean["exits"] == []
-
-
-def _market(patience_months):
-    return CapitalMarket(
-        sentiment_adjustment=0.15,
-        patience_months=patience_months,
-        optimism=0.2,
-        required_return_per_year=0.25,
-        belief_update=0.15,
-        base_revenue_multiple=25.0,
-        multiple_sentiment_elasticity=0.5,
-        funding_sensitivity=1.0,
-        correction_threshold=-0.7,
-        w_fit=3.0,
-        w_perf=1.0,
-        n_investors=0,
-    )
-
-
-def test_patience_sets_how_deep_the_correction_goes_not_when_it_comes():
-    # Two years of good returns, then a year of losses, then recovery: the same returns for
-    # a patient and an impatient market.
-    returns = [0.05] * 24 + [-0.04] * 12 + [0.03] * 24
-    paths = {}
-    for patience in (12, 48):
-        market = _market(patience)
-        paths[patience] = np.array([_step(market, r) for r in returns])
-    for path in paths.values():
-        # sentiment turns down in the first month of the bad year (month 24), in both markets
-        assert np.argmax(np.diff(path) < 0) == 23
-        # and the bottom is where the returns turn back, not at a set month
-        assert 34 <= int(np.argmin(path)) <= 38
-    assert paths[12].min() < paths[48].min() - 0.5  # impatience: a deeper fall
-
-
-def _step(market, r):
-    market.update_sentiment(r)
-    return market.sentiment
 
 
 def test_a_bad_year_of_returns_lowers_capital_and_sentiment_and_cuts_funding():
