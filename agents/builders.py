@@ -30,6 +30,8 @@ from aiecosim.energy_market import HOURS_PER_MONTH
 if TYPE_CHECKING:
     from aiecosim.model import AIEcosystemModel
 
+ROUND_MONTHS = 6  # a round that has not filled in half a year closes
+
 
 @dataclass(frozen=True)
 class ReleasedModel:
@@ -72,6 +74,8 @@ class ModelBuilder(mesa.Agent):
         self.cash_usd = cash_usd
         self.paid_in_usd = cash_usd  # equity put in: its founding cash, rounds, transfers
         self.entrant = entrant  # entered during the run (an incumbent was there at the start)
+        self.round_left_usd = 0.0  # what its open funding round still seeks
+        self.round_opened_month = 0
         self.parent = None  # an incumbent giant's parent company (aiecosim.agents.parents)
         self.released: list[ReleasedModel] = []
         self.training: TrainingRun | None = None
@@ -493,13 +497,17 @@ class ModelBuilder(mesa.Agent):
 
     # ------------------------------------------------------------------ finance
     def funding_ask_usd(self) -> float:
-        """A round, when the cash in hand covers less than `raise_runway_months` of its costs
-        plus the next training run: at least that gap, and as much as selling
-        `investors.round_dilution` of the firm at its valuation brings (rounds are sized by
-        the stake sold, not by the burn). A unit its parent funds does not ask."""
+        """What is left to raise of its current round. A firm opens a round when the cash in
+        hand covers less than `raise_runway_months` of its costs plus the next training run:
+        at least that gap, and as much as selling `investors.round_dilution` of the firm at
+        its valuation brings (rounds are sized by the stake sold, not by the burn). The round
+        stays open, filling as investors come in, for at most `ROUND_MONTHS`. A unit its
+        parent funds does not ask."""
         s = self.strategy
         if not self.alive or s.raise_runway_months <= 0 or self.parent is not None:
             return 0.0
+        if self.round_left_usd > 0 and self.model.month - self.round_opened_month < ROUND_MONTHS:
+            return self.round_left_usd
         flop_per_gpu_hour = self.model.cfg.compute.training_flop_per_gpu_hour
         next_run = (
             self.next_run_target_flop()
@@ -508,14 +516,18 @@ class ModelBuilder(mesa.Agent):
         )
         need = s.raise_runway_months * self.costs_usd_per_month() + next_run
         if self.cash_usd >= need:
+            self.round_left_usd = 0.0
             return 0.0
         dilution = self.model.cfg.investors.round_dilution
-        return max(need - self.cash_usd, dilution / (1 - dilution) * self.valuation_usd)
+        self.round_left_usd = max(need - self.cash_usd, dilution / (1 - dilution) * self.valuation_usd)
+        self.round_opened_month = self.model.month
+        return self.round_left_usd
 
     def receive_funding(self, investor, amount_usd: float) -> None:
         """A round: `investor` buys equity for `amount_usd` (the stake is the capital market's)."""
         self.funding_usd += amount_usd
         self.paid_in_usd += amount_usd
+        self.round_left_usd = max(0.0, self.round_left_usd - amount_usd)
         self.model.ledger.pay(investor, self, amount_usd, "equity rounds")
 
     def receive_parent_transfer(self, amount_usd: float) -> None:

@@ -541,7 +541,9 @@ def _parse_value(text: str) -> Any:
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
-    """Apply one ``key.path=value`` to a nested dict (lists indexed by number)."""
+    """Apply one ``key.path=value`` to a nested dict (lists indexed by number). A preset's
+    parameter can be set directly (``strategies.integrated_giant.opex_usd_per_month=2e9``): the
+    preset is redefined on itself with that change, as a scenario file would do."""
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment!r}: expected key.path=value")
     path, text = assignment.split("=", 1)
@@ -555,8 +557,11 @@ def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:
         if isinstance(node, list):
             node = node[_list_index(here, key, node)]
         elif isinstance(node, dict):
+            if depth == 1 and keys[0] == "strategies" and key in PRESETS and key not in node:
+                node[key] = {"base": key}
             if key not in node:
-                raise ConfigError(_unknown(here, key, node))
+                allowed = [*node, *PRESETS] if here.startswith("strategies.") else node
+                raise ConfigError(_unknown(here, key, allowed))
             node[key] = deep_merge({}, node[key]) if isinstance(node[key], dict) else node[key]
             node = node[key]
         else:

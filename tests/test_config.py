@@ -113,3 +113,22 @@ def test_override_parses_toml_values_and_bare_words():
     assert data["a"]["b"] == 1  # the input is not changed
     with pytest.raises(ConfigError, match="expected key.path=value"):
         apply_override(data, "a.b")
+
+
+def test_a_preset_parameter_can_be_set_from_the_command_line():
+    cfg = load_config(overrides=["strategies.integrated_giant.opex_usd_per_month=2e9"])
+    giant = cfg.strategy_table()["integrated_giant"]
+    assert giant.opex_usd_per_month == 2e9
+    assert (
+        giant.lock_in_strength
+        == load_config().strategy_table()["integrated_giant"].lock_in_strength
+    )
+    # a scenario's own variant of the preset keeps its changes and takes the new one
+    lock_in = load_config(
+        "lock-in", overrides=["strategies.integrated_giant.opex_usd_per_month=2e9"]
+    )
+    assert lock_in.strategy_table()["integrated_giant"].lock_in_strength == 3.0
+    with pytest.raises(ConfigError, match="strategies.integrated_gaint: unknown value"):
+        load_config(overrides=["strategies.integrated_gaint.opex_usd_per_month=2e9"])
+    with pytest.raises(ConfigError, match="opex_usd_per_month"):
+        load_config(overrides=["strategies.integrated_giant.opex_usd_per_month=-1"])
