@@ -519,7 +519,9 @@ class ModelBuilder(mesa.Agent):
             self.round_left_usd = 0.0
             return 0.0
         dilution = self.model.cfg.investors.round_dilution
-        self.round_left_usd = max(need - self.cash_usd, dilution / (1 - dilution) * self.valuation_usd)
+        self.round_left_usd = max(
+            need - self.cash_usd, dilution / (1 - dilution) * self.valuation_usd
+        )
         self.round_opened_month = self.model.month
         return self.round_left_usd
 

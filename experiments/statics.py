@@ -90,6 +90,13 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "efficient open models undercut the market price",
     ),
     Expectation(
+        "open-surge",
+        "consumer_surplus",
+        "+",
+        "enterprises' consumer surplus over the run, USD",
+        "a richer, cheaper menu leaves buyers more surplus",
+    ),
+    Expectation(
         "funding-winter",
         "exits",
         "+",
@@ -101,7 +108,14 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         "sentiment",
         "-",
         "mean investor sentiment",
-        "impatient investors sour sooner on revenue far below capex",
+        "returns short of boom-time expectations sour impatient investors",
+    ),
+    Expectation(
+        "funding-winter",
+        "funding",
+        "-",
+        "equity raised by builders over the run, USD",
+        "soured investors and thin inflows fund fewer, smaller rounds",
     ),
     Expectation(
         "lock-in",
@@ -151,6 +165,8 @@ def measures(model: pd.DataFrame, summary: dict) -> dict[str, float]:
         ),
         "exits": float(len(summary["exits"])),
         "sentiment": float(model["sentiment"].mean()),
+        "funding": float(model["funding_usd"].sum()),
+        "consumer_surplus": float(model["consumer_surplus_usd"].sum()),
         "hhi": float(model["hhi_revenue"].mean()),
         "provider_churn": float(model["provider_churn_rate"].mean()),
     }

@@ -196,7 +196,7 @@ def simulate(
     enterprises: int | None = None,
     **sections,
 ) -> RunResult:
-    """One call for notebooks: ``simulate("energy-crunch", seed=3, investors={"optimism": 0.5})``
+    """One call for notebooks: ``simulate("energy-crunch", seed=3, investors={"optimism": -0.5})``
     returns the model and firm tables as DataFrames and the run summary."""
     from aiecosim.config import load_config
 

@@ -1,7 +1,7 @@
 """Comparative statics: each scenario against the baseline on the same twelve seeds, a paired
 one-sided Wilcoxon test per expectation (experiments/statics.py).
 
-Two expectations are known gaps of the model, explained in docs/model.md ("Scenarios and what
+Three expectations are known gaps of the model, explained in docs/model.md ("Scenarios and what
 they move"); they are strict xfails, so a change that makes the model show one says so.
 """
 
@@ -12,8 +12,14 @@ from aiecosim.experiments.statics import EXPECTATIONS, comparative_statics
 
 KNOWN_GAPS = {
     ("scaling-plateau", "frontier_lab_share"): (
-        "the premium erodes (frontier_premium) but the labs stop paying for scale and keep the "
-        "closed-API convenience open weights lack: their share falls too little to show"
+        "the premium erodes (frontier_premium), but in the baseline the incumbent labs bet their "
+        "rounds on ever larger runs their revenue cannot carry and are let go; under a plateau "
+        "they stop buying scale, survive, and keep more of the market"
+    ),
+    ("funding-winter", "exits"): (
+        "the winter cuts funding by three quarters, but the baseline's exits are labs that raised "
+        "at boom valuations and spent it on runs their revenue could not carry: less money means "
+        "smaller bets, and as many firms fail"
     ),
     ("lock-in", "hhi"): (
         "switching costs freeze the spread of customers over the starting firms; without them "
