@@ -412,21 +412,25 @@ class ModelBuilder(mesa.Agent):
             # generates itself.
             self.owned_energy_mw *= fleet_growth
 
-    def pay_for_power(self, grid_mw: float, served_share: float, price_usd_per_mwh: float) -> None:
+    def fleet_power_mw(self) -> float:
+        """Power its own accelerators draw (MW)."""
+        kw = self.model.compute_market.power_kw_per_h100e(self.model.month)
+        return self.owned_gpus_h100e * kw / 1000
+
+    def grid_draw_mw(self) -> float:
+        """Power its fleet draws from the grid beyond what its own plants supply (MW)."""
+        return max(0.0, self.fleet_power_mw() - self.owned_energy_mw)
+
+    def pay_for_power(self, served_share: float, price_usd_per_mwh: float) -> None:
         """A fleet owner's monthly power bill: its own plants' output at their cost (fuel and
         operations) and what it draws from the grid at the market price (the share served)."""
         if self.owned_gpus_h100e <= 0:
             return
         ledger = self.model.ledger
-        own_mw = min(
-            self.owned_energy_mw,
-            self.owned_gpus_h100e
-            * self.model.compute_market.power_kw_per_h100e(self.model.month)
-            / 1000,
-        )
+        own_mw = min(self.owned_energy_mw, self.fleet_power_mw())
         own_usd = own_mw * HOURS_PER_MONTH * self.strategy.owned_energy_cost_usd_per_mwh
         self._pay(ledger.outside["fuel"], own_usd, "own power plants")
-        grid_usd = grid_mw * served_share * HOURS_PER_MONTH * price_usd_per_mwh
+        grid_usd = self.grid_draw_mw() * served_share * HOURS_PER_MONTH * price_usd_per_mwh
         self._pay(self.model.energy_exchange, grid_usd, "electricity")
 
     def sell_spare_compute(self, utilisation: float) -> float:

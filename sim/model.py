@@ -365,11 +365,7 @@ class AIEcosystemModel(mesa.Model):
 
     def _giants_grid_draw_mw(self) -> float:
         """Grid power the integrated giants' fleets draw beyond their own plants, MW."""
-        return sum(self._grid_draw_mw(b) for b in self.builders if b.alive)
-
-    def _grid_draw_mw(self, builder: ModelBuilder) -> float:
-        kw = self.compute_market.power_kw_per_h100e(self.month)
-        return max(0.0, builder.owned_gpus_h100e * kw / 1000 - builder.owned_energy_mw)
+        return sum(b.grid_draw_mw() for b in self.builders if b.alive)
 
     def _pay_power_bills(self) -> None:
         """Every buyer of electricity pays the clearing price for the share of its demand that
@@ -387,7 +383,7 @@ class AIEcosystemModel(mesa.Model):
             self.compute_market, exchange, self.compute_market.energy_cost_usd, "electricity"
         )
         for b in self.alive_builders():
-            b.pay_for_power(self._grid_draw_mw(b), served, price)
+            b.pay_for_power(served, price)
         for supplier, dispatched in zip(self.suppliers, e.dispatch_mw, strict=True):
             supplier.sell(exchange, float(dispatched), price)
 
