@@ -1,6 +1,7 @@
 """The results store of a sweep: a folder that survives being killed at any moment.
 
-    DIR/manifest.json            spec, its hash, package version, start and end times
+    DIR/manifest.json            spec, its hash, package version, source hash, start and end
+    DIR/provenance.json          version, source hash, date and the resolved base config
     DIR/points.parquet           the design: one row per point
     DIR/runs/<run>.monthly.parquet   the run's monthly model table (thinned as the spec says)
     DIR/runs/<run>.summary.parquet   one row: point, replicate, seed, parameters, summary outputs
@@ -20,6 +21,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from aiecosim import provenance
+from aiecosim.config import load_config
 from aiecosim.experiments.spec import ExperimentSpec
 from aiecosim.outputs import atomic_write
 
@@ -72,6 +75,7 @@ class ResultsStore:
                 "spec": spec.model_dump(mode="json"),
                 "spec_hash": spec.digest(),
                 "package_version": package_version,
+                "source_sha256": provenance.source_sha256(),
                 "n_points": len(points),
                 "replicates": spec.experiment.replicates,
                 "n_runs": len(points) * spec.experiment.replicates,
@@ -81,6 +85,15 @@ class ResultsStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.runs.mkdir(exist_ok=True)
         self.failed.mkdir(exist_ok=True)
+        if not (self.root / "provenance.json").exists():  # written once, by the first start
+            provenance.write(
+                self.root,
+                "sweep",
+                # the world every point starts from; each point's levers are in points.parquet
+                load_config(spec.experiment.scenario, overrides=spec.overrides({})),
+                spec=spec.model_dump(mode="json"),
+                spec_hash=spec.digest(),
+            )
         if not (self.root / "points.parquet").exists():
             atomic_write(self.root / "points.parquet", lambda p: points.to_parquet(p))
         self.write_manifest(manifest)

@@ -23,6 +23,30 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from aiecosim.provenance import version_line
+
+        console.print(version_line(), highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and the hash of the model's source, and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Simulate competition between AI strategies: frontier labs, integrated giants and
+    open-source builders, in compute and energy markets, funded by investors."""
+
+
 def fail(message: str) -> None:
     """Bad input: one line, exit status 2, no traceback."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
@@ -244,15 +268,29 @@ def validate(
         list[str] | None,
         typer.Option("--set", help="Override one value: key.path=value (repeatable)."),
     ] = None,
+    fact: Annotated[
+        list[str] | None,
+        typer.Option("--fact", help="Judge only this fact (repeatable) [all]."),
+    ] = None,
     enterprises: Annotated[int | None, typer.Option(help="Simulated enterprise cohorts.")] = None,
     workers: Annotated[int | None, typer.Option(help="Local worker processes [all cores].")] = None,
-    out: Annotated[Path, typer.Option(help="Markdown file of the table.")] = Path("validation.md"),
+    out: Annotated[Path | None, typer.Option(help="Output folder [validation/<scenario>].")] = None,
 ) -> None:
-    """Run a scenario over N seeds and compare it with the stylised facts of the sources."""
+    """Run a scenario over N seeds and judge it against the sources' stylised facts: held-out
+    checks and calibration targets apart. Writes validation.md, facts.csv, runs.csv and
+    provenance.json."""
     import os
 
-    from aiecosim import __version__
-    from aiecosim.experiments.validation import markdown
+    from aiecosim import provenance
+    from aiecosim.experiments.validation import (
+        CALIBRATION,
+        HELD_OUT,
+        MIN_SEEDS,
+        markdown,
+        pass_counts,
+        select_facts,
+        verdict,
+    )
     from aiecosim.experiments.validation import validate as run_validation
     from aiecosim.outputs import atomic_write
 
@@ -260,35 +298,145 @@ def validate(
         fail(f"--seeds {seeds}: must be at least 1")
     if workers is not None and workers < 1:
         fail(f"--workers {workers}: must be at least 1")
+    try:
+        select_facts(fact)
+    except ConfigError as err:
+        fail(str(err))
     cfg = resolve_config(scenario, config, overrides, None, enterprises)
+    out_dir = out if out is not None else Path("validation") / cfg.scenario.name
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(f"--out {str(out_dir)!r} exists and is not a folder")
     seed_list = list(range(1, seeds + 1))
     with console.status(f"running {scenario} over {seeds} seeds"):
-        table, _ = run_validation(
-            seed_list, config=cfg, workers=min(seeds, workers or os.cpu_count() or 1)
+        table, per_run = run_validation(
+            seed_list,
+            config=cfg,
+            workers=min(seeds, workers or os.cpu_count() or 1),
+            facts=fact,
         )
-    text = markdown(table, seed_list, scenario, __version__)
     try:
-        atomic_write(out, lambda p: p.write_text(text))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        provenance.write(out_dir, "validate", cfg, seeds=seed_list, facts=list(table["fact"]))
+        atomic_write(out_dir / "facts.csv", lambda p: table.to_csv(p, index=False))
+        atomic_write(out_dir / "runs.csv", lambda p: per_run.to_csv(p, index=False))
+        text = markdown(table, seed_list, scenario, provenance.version())
+        atomic_write(out_dir / "validation.md", lambda p: p.write_text(text))
     except OSError as err:
-        fail(f"cannot write {str(out)!r}: {err.strerror or err}")
-    view = Table(show_header=True, header_style="bold", title=f"{scenario}: stylised facts")
-    for column in ("fact", "band", "unit", "mean", "p10 - p90", "verdict"):
-        view.add_column(
-            column,
-            justify="right" if column in ("mean", "p10 - p90") else "left",
-            no_wrap=column == "fact",
+        fail(f"cannot write to {str(out_dir)!r}: {err.strerror or err}")
+    counts = pass_counts(table)
+    for role, title in ((HELD_OUT, "held-out checks"), (CALIBRATION, "calibration targets")):
+        rows = table[table["role"] == role]
+        if rows.empty:
+            continue
+        passed, total = counts[role]
+        view = Table(
+            show_header=True,
+            header_style="bold",
+            title=f"{scenario}: {title} ({passed} of {total} pass)",
         )
-    for r in table.itertuples():
+        for column in ("fact", "band", "unit", "mean [90% interval]", "verdict"):
+            view.add_column(column, justify="right" if column.startswith("mean") else "left")
+        for r in rows.itertuples():
+            mark = "green" if r.passed and r.firm else "yellow" if r.passed else "red"
+            view.add_row(
+                r.fact,
+                r.band,
+                r.unit,
+                f"{_short(r.mean)} [{_short(r.ci_low)}, {_short(r.ci_high)}]",
+                f"[{mark}]{'pass*' if r.passed and not r.firm else verdict(r)}[/]",
+            )
+        console.print(view)
+    if (table["passed"] & ~table["firm"]).any():
+        console.print("* the mean is in the band but its 90% interval crosses the band's edge")
+    summary = "; ".join(f"{p} of {t} {role}s pass" for role, (p, t) in counts.items())
+    if seeds < MIN_SEEDS:
+        summary += f" (fewer than {MIN_SEEDS} seeds: provisional)"
+    console.print(f"{summary}; wrote {out_dir}/ (validation.md, facts.csv, runs.csv)")
+
+
+@app.command()
+def backtest(
+    seeds: Annotated[int, typer.Option(help="Number of seeds (1..N) to run.")] = 10,
+    scenario: Annotated[
+        str, typer.Option(help="The start state (a scenario of January 2023).")
+    ] = "history-2023",
+    config: Annotated[Path | None, typer.Option(help="TOML file of overrides.")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one value: key.path=value (repeatable)."),
+    ] = None,
+    observed: Annotated[
+        Path | None,
+        typer.Option(help="CSV of observed points [the shipped history 2023-2025]."),
+    ] = None,
+    enterprises: Annotated[int | None, typer.Option(help="Simulated enterprise cohorts.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local worker processes [all cores].")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("backtest"),
+) -> None:
+    """Start the world in January 2023, run it to December 2025 over N seeds and compare it with
+    what happened: lab revenue, token and GPU prices, the fleet, adoption, capex, data-centre
+    electricity and funding. Writes backtest.md, backtest.png, points.csv, series.csv,
+    paths.parquet and provenance.json."""
+    import os
+
+    from aiecosim import provenance
+    from aiecosim.experiments import backtest as bt
+    from aiecosim.outputs import atomic_write
+
+    if seeds < 1:
+        fail(f"--seeds {seeds}: must be at least 1")
+    if workers is not None and workers < 1:
+        fail(f"--workers {workers}: must be at least 1")
+    try:
+        points_observed = bt.load_observed(observed)
+    except ConfigError as err:
+        fail(str(err))
+    cfg = resolve_config(scenario, config, overrides, None, enterprises)
+    if out.exists() and not out.is_dir():
+        fail(f"--out {str(out)!r} exists and is not a folder")
+    seed_list = list(range(1, seeds + 1))
+    n_workers = min(seeds, workers or os.cpu_count() or 1)
+    with console.status(f"backtest: {scenario} over {seeds} seeds on {n_workers} workers"):
+        points, series, paths = bt.backtest(seed_list, cfg, points_observed, n_workers)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        provenance.write(
+            out,
+            "backtest",
+            cfg,
+            seeds=seed_list,
+            observed=str(observed) if observed is not None else "shipped",
+        )
+        atomic_write(out / "points.csv", lambda p: points.to_csv(p, index=False))
+        atomic_write(out / "series.csv", lambda p: series.to_csv(p, index=False))
+        atomic_write(out / "paths.parquet", lambda p: paths.to_parquet(p, index=False))
+        text = bt.markdown(points, series, seed_list, provenance.version())
+        atomic_write(out / "backtest.md", lambda p: p.write_text(text))
+        atomic_write(out / "backtest.png", lambda p: bt.plot(points, series, paths, p))
+    except OSError as err:
+        fail(f"cannot write to {str(out)!r}: {err.strerror or err}")
+    view = Table(
+        show_header=True,
+        header_style="bold",
+        title=f"Backtest {scenario}, {seeds} seeds: simulated against observed",
+    )
+    for column in ("series", "points", "typical error", "bias", "verdict"):
+        view.add_column(column, justify="left" if column in ("series", "verdict") else "right")
+    colours = {"tracks": "green", "rough": "yellow", "misses": "red"}
+    for r in series.itertuples():
         view.add_row(
-            r.fact,
-            r.band,
-            r.unit,
-            _short(r.mean),
-            f"{_short(r.p10)} - {_short(r.p90)}",
-            "[green]pass[/]" if r.passed else "[red]FAIL[/]",
+            r.label,
+            str(r.points),
+            f"x{r.typical_factor:.2f}",
+            f"x{r.bias_factor:.2f}",
+            f"[{colours.get(r.verdict, 'white')}]{r.verdict}[/]",
         )
     console.print(view)
-    console.print(f"{int(table['passed'].sum())} of {len(table)} facts pass; wrote {out}")
+    tracks = int((series["verdict"] == "tracks").sum())
+    console.print(
+        f"{tracks} of {len(series)} series track history; wrote {out}/ "
+        "(backtest.md, backtest.png, points.csv, series.csv, paths.parquet)"
+    )
 
 
 @app.command()
@@ -328,7 +476,9 @@ def tournament(
     """Pairwise invasion table: can one small newcomer with strategy A take hold in a market
     dominated by strategy B? A probability over seeds with 95% intervals, for every pair."""
     import os
+    from dataclasses import asdict
 
+    from aiecosim import provenance
     from aiecosim.experiments.tournament import Tournament, plot_invasion, strategies_in
     from aiecosim.experiments.tournament import play as play_tournament
     from aiecosim.outputs import atomic_write
@@ -380,6 +530,9 @@ def tournament(
         table, runs = play_tournament(spec, n_workers)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        # the world the pairs play in (each pair then sets its own residents and newcomer)
+        world = load_config(spec.scenario, spec.config_file, spec.overrides)
+        provenance.write(out_dir, "tournament", world, spec=asdict(spec))
         atomic_write(out_dir / "invasion.csv", lambda p: table.to_csv(p, index=False))
         atomic_write(out_dir / "runs.csv", lambda p: runs.to_csv(p, index=False))
         atomic_write(

@@ -3,7 +3,8 @@
 `run_model` drives an `AIEcosystemModel` to the end and returns a `RunResult`: the monthly model
 table, the firm-by-month table and a run summary (who survived, the winner, exits). `write_run`
 puts them in a folder as model.parquet, firms.parquet, strategies.parquet (the strategy mix
-by month), run.json and report.png, each written to a
+by month), run.json, provenance.json (version, source hash, date, config) and report.png,
+each written to a
 temporary name and renamed, so an interrupted write never leaves half a file.
 """
 
@@ -177,6 +178,9 @@ def write_run(result: RunResult, out_dir: str | Path, figure: bool = True) -> Pa
     atomic_write(
         out / "run.json", lambda p: p.write_text(json.dumps(record, indent=2, default=str))
     )
+    from aiecosim import provenance
+
+    provenance.write(out, "run", result.config, seed=result.summary["seed"])
     if figure:
         from aiecosim.report import plot_report
 

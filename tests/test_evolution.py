@@ -3,6 +3,8 @@ invasion tournament (`aiecosim tournament`) over presets and TOML-defined varian
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -144,6 +146,9 @@ def test_tournament_cli_writes_the_table_and_refuses_bad_input(tmp_path):
     table = pd.read_csv(out / "invasion.csv")
     assert len(table) == 4
     assert (out / "invasion.png").stat().st_size > 0 and (out / "runs.csv").exists()
+    record = json.loads((out / "provenance.json").read_text())
+    assert record["command"] == "tournament" and record["spec"]["seeds"] == 1
+    assert record["config"]["run"]["enterprises"] == 200
 
     bad = tmp_path / "bad.toml"
     bad.write_text('[strategies.fast]\nbase = "frontier_lab"\nmarkupp = 2\n')

@@ -1,6 +1,7 @@
 """Sweeps: specs, designs, common random numbers, backends, resumption, analysis."""
 
 import filecmp
+import json
 import os
 import re
 import signal
@@ -320,6 +321,10 @@ def test_cli_sweep_and_analyze(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "8 ran, 0 failed" in result.output
+    record = json.loads((tmp_path / "o" / "provenance.json").read_text())
+    assert record["command"] == "sweep" and len(record["source_sha256"]) == 64
+    assert record["config"]["run"]["steps"] == 12  # the base world, before each point's levers
+    assert record["spec"]["parameters"]["capability.alpha"]["values"] == [0.1, 0.3]
     result = runner.invoke(app, ["analyze", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     assert "survival over all runs" in result.output
