@@ -13,14 +13,15 @@ import dataclasses
 from typing import Literal
 
 import numpy as np
-from pydantic import ConfigDict, Field
+from aiecosim.bounds import real_numbers
+from pydantic import ConfigDict, Field, field_validator
 from pydantic.dataclasses import dataclass
 
 Archetype = Literal["frontier_lab", "integrated_giant", "open_source_builder"]
 ARCHETYPES: tuple[str, ...] = ("frontier_lab", "integrated_giant", "open_source_builder")
 
 
-@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+@dataclass(frozen=True, config=ConfigDict(extra="forbid", strict=True, allow_inf_nan=False))
 class Strategy:
     """The parameters of one strategic path (units in the names).
 
@@ -67,6 +68,11 @@ class Strategy:
     initial_cash_usd: float = Field(1e9, ge=0)
     opex_usd_per_month: float = Field(1e7, ge=0)
     raise_runway_months: float = Field(18.0, ge=0)  # 0: never raises from investors
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _within_range(cls, value):
+        return real_numbers(value)
 
     def variant(self, name: str, **changes) -> Strategy:
         """A new strategy equal to this one except for `changes`."""

@@ -19,15 +19,16 @@ from __future__ import annotations
 import base64
 import io
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from aiecosim.agents.strategy import ARCHETYPES
-from aiecosim.experiments.design import salib_problem
+from aiecosim.experiments.design import build_design, salib_problem
 from aiecosim.experiments.spec import ExperimentSpec
-from aiecosim.experiments.store import ResultsStore, StoreError, load_results
+from aiecosim.experiments.store import ResultsStore, StoreError, read_results
 from aiecosim.report import ARCHETYPE_COLOURS
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -148,11 +149,9 @@ def sensitivity_table(
         else:
             from SALib.analyze import morris
 
+            raw = _unrounded(spec, points)
             x = np.column_stack(
-                [
-                    np.log(points[n]) if spec.parameters[n].log else points[n]
-                    for n in problem["names"]
-                ]
+                [np.log(raw[n]) if spec.parameters[n].log else raw[n] for n in problem["names"]]
             )
             res = morris.analyze(
                 problem, x, y, num_levels=spec.experiment.morris_levels, seed=spec.experiment.seed
@@ -168,6 +167,20 @@ def sensitivity_table(
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def _unrounded(spec: ExperimentSpec, points: pd.DataFrame) -> pd.DataFrame:
+    """The design's draws before integer levers were rounded (Morris tells a trajectory's
+    steps apart by them), when regenerating the design gives back the stored points."""
+    if not points.attrs.get("rounded_to_int"):
+        return points
+    raw = build_design(spec, round_integers=False)
+    again = build_design(spec)
+    if again.shape == points.shape and np.allclose(
+        again.to_numpy(dtype=float), points.to_numpy(dtype=float)
+    ):
+        return raw
+    return points
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -389,16 +402,40 @@ class Analysis:
     sensitivity: pd.DataFrame
     discovery: pd.DataFrame
     figures: dict[str, str] = field(default_factory=dict)  # name -> base64 PNG
+    skipped: dict[str, str] = field(default_factory=dict)  # damaged run -> why it was left out
+
+
+def open_sweep(root: str | Path) -> tuple[ResultsStore, ExperimentSpec, pd.DataFrame]:
+    """A results folder's store, spec and design, or a one-line StoreError (no such folder,
+    a file, no manifest, no spec or a bad one in it, no or a damaged points.parquet)."""
+    store = ResultsStore(root)
+    spec = store.read_spec(store.read_manifest())
+    return store, spec, store.read_points()
+
+
+def prepare_report_dir(out: str | Path) -> Path:
+    """Make the report folder and check it can be written, before any work; a StoreError
+    says why not (a file in the way, a read-only folder)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"report folder {str(out)!r} is a file; give --out a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise StoreError(
+            f"cannot write the report to {str(out)!r}: {err.strerror or err}; give --out a "
+            "folder you can write to (the results are only read)"
+        ) from None
+    return out
 
 
 def analyze(
     root: str | Path, x: str | None = None, y: str | None = None
 ) -> tuple[Analysis, ExperimentSpec]:
-    store = ResultsStore(root)
-    manifest = store.read_manifest()
-    spec = ExperimentSpec.model_validate(manifest["spec"])
-    runs, monthly = load_results(root)
-    points = pd.read_parquet(store.root / "points.parquet")
+    store, spec, points = open_sweep(root)
     params = list(spec.parameters)
     for name, given in (("--x", x), ("--y", y)):
         if given is not None and given not in params:
@@ -406,6 +443,14 @@ def analyze(
                 f"{name} {given!r} is not a parameter of this sweep; "
                 f"parameters: {', '.join(params)}"
             )
+    loaded = read_results(store.root)
+    runs, monthly = loaded.runs, loaded.monthly
+    missing = [p for p in params if p not in runs.columns]
+    if missing:
+        raise StoreError(
+            f"{store.root}: the stored runs have no column {', '.join(missing)}: they do not "
+            "come from this manifest's spec"
+        )
     x = x or params[0]
     y = y or (params[1] if len(params) > 1 else params[0])
     result = Analysis(
@@ -413,6 +458,7 @@ def analyze(
         survival=survival_table(runs, params),
         sensitivity=sensitivity_table(spec, runs, points),
         discovery=discovery_table(runs, params, spec.experiment.seed),
+        skipped=loaded.skipped,
     )
     result.figures["trajectories"] = _png(trajectories_figure(monthly, runs, params))
     if x != y:
@@ -454,6 +500,12 @@ def write_report(result: Analysis, spec: ExperimentSpec, out: str | Path, n_runs
         f"<p>{n_runs} runs: design <b>{e.design}</b> over {', '.join(spec.parameters)}; "
         f"{e.replicates} replicate(s) per point (common random numbers); base scenario "
         f"<b>{e.scenario}</b>, {e.steps} months, {e.enterprises} enterprises.</p>",
+        (
+            f"<p><b>{len(result.skipped)} damaged run(s) left out</b> (run the sweep again to "
+            f"redo them): {', '.join(sorted(result.skipped))}</p>"
+            if result.skipped
+            else ""
+        ),
         "<h2>Which strategies survive</h2>",
         "<p>Survival probability (at least one firm of the archetype alive and viable at the "
         "end: its cash covers what its expected cash flows say it will still lose) over all "

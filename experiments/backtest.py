@@ -189,9 +189,9 @@ def simulated_at(series: Series, values: pd.Series, period: str) -> float:
 
 
 # ------------------------------------------------------------------------------ running
-def _paths(task: tuple[dict, int]) -> pd.DataFrame:
+def _paths(task: tuple[str, int]) -> pd.DataFrame:
     config, seed = task
-    run = run_model(SimConfig.model_validate(config), seed)
+    run = run_model(SimConfig.model_validate_json(config), seed)
     frames = [
         pd.DataFrame({"seed": seed, "series": s.key, "date": v.index, "value": v.to_numpy()})
         for s in SERIES
@@ -215,7 +215,7 @@ def backtest(
     """
     config = config or load_config(SCENARIO)
     observed = observed if observed is not None else load_observed()
-    tasks = [(config.model_dump(mode="json"), int(s)) for s in seeds]
+    tasks = [(config.model_dump_json(), int(s)) for s in seeds]
     paths = pd.concat(parallel_map(_paths, tasks, workers), ignore_index=True)
     points = compare(paths, observed)
     return points, series_table(points), paths

@@ -5,30 +5,42 @@ or a Dask distributed cluster (`--scheduler ADDRESS`, any Dask deployment). Work
 DataFrames; this process alone writes the store, so no two writers ever race. Because a run's
 result depends only on its task (config and seed), the store's files are the same byte for byte
 whatever the backend and the number of workers.
+
+Local workers die with the process that started them: each runs a daemon thread that checks once
+a second whether its parent is still there and exits at once when it is not, so a sweep killed
+with SIGKILL leaves no orphan simulations burning CPU.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from aiecosim.agents.strategy import ARCHETYPES
 from aiecosim.experiments.design import build_design, run_seed
-from aiecosim.experiments.spec import ExperimentSpec
+from aiecosim.experiments.spec import MAX_GB, MAX_RUNS, ExperimentSpec, check_size
 from aiecosim.experiments.store import ResultsStore, run_id
+
+PARENT_POLL_SECONDS = 1.0
 
 
 def make_tasks(spec: ExperimentSpec, points: pd.DataFrame) -> list[dict]:
     e = spec.experiment
     tasks = []
-    for point, row in points.iterrows():
-        params = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    columns = list(points.columns)
+    # itertuples keeps each column's dtype (iterrows would make an integer lever a float)
+    for point, row in zip(points.index, points.itertuples(index=False, name=None), strict=True):
+        params = {
+            k: (v.item() if hasattr(v, "item") else v) for k, v in zip(columns, row, strict=True)
+        }
         for replicate in range(e.replicates):
             tasks.append(
                 {
@@ -131,21 +143,46 @@ def run_task(task: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------- backends
+def _watch_parent(parent: int, poll: float) -> None:
+    while True:
+        time.sleep(poll)
+        if os.getppid() != parent:  # reparented: the process that started us is gone
+            os._exit(1)
+
+
+def die_with_parent(parent: int | None = None, poll: float = PARENT_POLL_SECONDS) -> None:
+    """Worker initializer: a daemon thread that ends this process (os._exit(1)) within `poll`
+    seconds of its parent's death, whatever the worker is busy with."""
+    parent = os.getppid() if parent is None else parent
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent, args=(parent, poll), name="die-with-parent", daemon=True
+    ).start()
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # spawn: workers start clean (no threads or state inherited from this process)
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
 def parallel_map(function: Callable[[object], object], tasks: list, workers: int) -> list:
     """`function` over `tasks` in order, on a spawn process pool when `workers` > 1. Each
     result depends only on its task, so the list is the same for any worker count."""
     if workers <= 1 or len(tasks) <= 1:
         return [function(t) for t in tasks]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+    with _pool(min(workers, len(tasks))) as pool:
         return list(pool.map(function, tasks))
 
 
 def local_backend(workers: int) -> Callable[[list[dict]], Iterator[dict]]:
     def execute(tasks: list[dict]) -> Iterator[dict]:
-        # spawn: workers start clean (no threads or state inherited from this process)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with _pool(max(1, min(workers, len(tasks)))) as pool:
             futures = [pool.submit(run_task, t) for t in tasks]
             for future in as_completed(futures):
                 yield future.result()
@@ -183,6 +220,9 @@ class SweepReport:
     ran: int
     failed: int
     seconds: float
+    redone: int = 0  # runs found damaged in the store and run again
+    rounded_to_int: list[str] = field(default_factory=list)
+    took_over_lock: dict | None = None  # the lock of a killed sweep this one took over
 
 
 def run_sweep(
@@ -191,29 +231,47 @@ def run_sweep(
     backend: Callable[[list[dict]], Iterable[dict]],
     progress: Callable[[dict, int, int], None] | None = None,
     package_version: str = "",
+    max_runs: int = MAX_RUNS,
+    max_gb: float = MAX_GB,
 ) -> SweepReport:
-    """Run every (point, replicate) not already in the store at `out`."""
+    """Run every (point, replicate) not already stored whole in the store at `out`, holding
+    the store's lock throughout."""
+    check_size(spec, max_runs, max_gb, source=spec.experiment.name)
     points = build_design(spec)
     store = ResultsStore(out)
-    store.open(spec, points, package_version)
-    store.clear_temporaries()
-    tasks = make_tasks(spec, points)
-    done = store.done()
-    todo = [t for t in tasks if t["run"] not in done]
-    t0 = time.perf_counter()
-    ran = failed = 0
-    for result in backend(todo) if todo else ():
-        if result["ok"]:
-            store.write_run(result["run"], result["summary"], result["monthly"])
-            ran += 1
-        else:
-            store.write_failure(
-                result["run"], {"error": result["error"], "traceback": result["traceback"]}
-            )
-            failed += 1
-        store.log_timing(result["run"], result["seconds"])
-        if progress is not None:
-            progress(result, ran + failed, len(todo))
-    if not store.failures() and len(store.done()) == len(tasks):
-        store.finish()
-    return SweepReport(len(tasks), len(done), ran, failed, time.perf_counter() - t0)
+    with store.lock() as lock:
+        store.open(spec, points, package_version)
+        store.clear_temporaries()
+        tasks = make_tasks(spec, points)
+        ids = {t["run"] for t in tasks}
+        done, damaged = store.scan()
+        done &= ids
+        todo = [t for t in tasks if t["run"] not in done]
+        t0 = time.perf_counter()
+        ran = failed = 0
+        stored = set(done)
+        for result in backend(todo) if todo else ():
+            if result["ok"]:
+                store.write_run(result["run"], result["summary"], result["monthly"])
+                stored.add(result["run"])
+                ran += 1
+            else:
+                store.write_failure(
+                    result["run"], {"error": result["error"], "traceback": result["traceback"]}
+                )
+                failed += 1
+            store.log_timing(result["run"], result["seconds"])
+            if progress is not None:
+                progress(result, ran + failed, len(todo))
+        if not store.failures() and stored == ids:
+            store.finish()
+    return SweepReport(
+        len(tasks),
+        len(done),
+        ran,
+        failed,
+        time.perf_counter() - t0,
+        redone=len(set(damaged) & ids),
+        rounded_to_int=list(points.attrs.get("rounded_to_int", [])),
+        took_over_lock=lock.took_over,
+    )

@@ -27,12 +27,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from aiecosim.config import ConfigError, _unknown, load_config
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from aiecosim.config import ConfigError, _unknown, check_folder_name, load_config
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SUMMARY_OUTPUTS = (
     "survived_frontier_lab",
@@ -87,8 +95,15 @@ class Parameter(BaseModel):
 
 
 class ExperimentInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1)
+    # strict: seed = true or replicates = 2.5 are not numbers of runs
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    name: str = Field(min_length=1, max_length=100)
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, value: str) -> str:
+        return check_folder_name(value)  # it names the results folder, sweeps/<name>
+
     description: str = ""
     scenario: str = "baseline"
     seed: int = Field(0, ge=0)
@@ -137,6 +152,57 @@ class ExperimentSpec(BaseModel):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# ---------------------------------------------------------------------------- size
+MAX_RUNS = 1_000_000  # runs a sweep may hold unless `sweep --max-runs` raises it
+MAX_GB = 50.0  # estimated gigabytes of results a sweep may write unless `--max-gb` raises it
+COLUMNS_ESTIMATE = 90  # columns of a stored monthly table (83 model outputs + run, point, ...)
+RUN_OVERHEAD_BYTES = 100_000  # per run: the two parquet files' schemas and footers (measured)
+
+
+def count_points(spec: ExperimentSpec) -> int:
+    """Points of the spec's design, counted without building it."""
+    e = spec.experiment
+    d = len(spec.parameters)
+    if e.design == "grid":
+        return math.prod(len(p.values or ()) for p in spec.parameters.values())
+    if e.design == "lhs":
+        return e.samples
+    if e.design == "sobol":  # Saltelli without second-order terms: N (d + 2)
+        return e.samples * (d + 2)
+    return e.samples * (d + 1)  # morris: trajectories of d + 1 points
+
+
+def estimate_bytes(spec: ExperimentSpec) -> int:
+    """Rough size of the stored results: runs x stored months x ~90 columns x 8 bytes, plus
+    the files' fixed overhead."""
+    e = spec.experiment
+    runs = count_points(spec) * e.replicates
+    months = -(-e.steps // e.thin)
+    return runs * (months * COLUMNS_ESTIMATE * 8 + RUN_OVERHEAD_BYTES)
+
+
+def check_size(
+    spec: ExperimentSpec, max_runs: int = MAX_RUNS, max_gb: float = MAX_GB, source: str = "spec"
+) -> None:
+    """Refuse a spec too big to mean (a grid of ten 100-value levers...) before anything is
+    allocated or written."""
+    e = spec.experiment
+    points = count_points(spec)
+    runs = points * e.replicates
+    if runs > max_runs:
+        raise ConfigError(
+            f"{source}: {runs:,} runs ({points:,} points x {e.replicates} replicates) is over "
+            f"the bound of {max_runs:,}; shrink the design, or raise the bound with --max-runs"
+        )
+    gb = estimate_bytes(spec) / 1e9
+    if gb > max_gb:
+        raise ConfigError(
+            f"{source}: {runs:,} runs would store an estimated {gb:,.1f} GB ({-(-e.steps // e.thin)}"
+            f" months x ~{COLUMNS_ESTIMATE} columns a run), over the bound of {max_gb:g} GB; "
+            "thin the monthly table (experiment.thin), or raise the bound with --max-gb"
+        )
+
+
 def _fields_at(loc: tuple) -> list[str]:
     """Field names of the spec section at `loc` (for suggesting the key meant)."""
     if not loc:
@@ -159,9 +225,18 @@ def _toml(value: Any) -> str:
 def load_spec(path: str | Path) -> ExperimentSpec:
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"spec file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"spec file {str(path)!r} is a folder, not a TOML file") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"spec file {str(path)!r} is not a text file (byte {err.start} is not UTF-8); "
+            "give the experiment's TOML file"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"cannot read spec file {str(path)!r}: {err.strerror or err}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"spec file {str(path)!r} is not valid TOML: {err}") from None
     return parse_spec(data, source=str(path))
@@ -180,14 +255,30 @@ def parse_spec(data: dict[str, Any], source: str = "spec") -> ExperimentSpec:
                 + _unknown(loc, first["loc"][-1], allowed).replace("unknown value", "unknown key")
             ) from None
         if first["type"] == "value_error":
-            raise ConfigError(f"{source}: {first['msg'].removeprefix('Value error, ')}") from None
+            message = first["msg"].removeprefix("Value error, ")
+            where = f"{loc} = {first.get('input')!r}: " if loc else ""  # a field's own check
+            raise ConfigError(f"{source}: {where}{message}") from None
         raise ConfigError(
             f"{source}: {loc} = {first.get('input')!r}: {first['msg'].lower()}"
         ) from None
     # Every parameter and fixed key must be a real config path; every bound a valid value.
+    from aiecosim.experiments.design import lever_type
+
     probes = [(k, v) for k, v in spec.fixed.items()]
     for key, p in spec.parameters.items():
-        probes += [(key, v) for v in (p.values if p.values is not None else (p.low, p.high))]
+        if p.values is not None:
+            probes += [(key, v) for v in p.values]
+            continue
+        bounds = (p.low, p.high)
+        if lever_type(key) is int:  # sampled values are rounded: the bounds must be whole
+            for bound in bounds:
+                if not float(bound).is_integer():
+                    raise ConfigError(
+                        f"{source}: parameters.{key}: {bound} is not a whole number; "
+                        f"{key} is an integer, so low and high must be whole numbers"
+                    )
+            bounds = tuple(int(b) for b in bounds)
+        probes += [(key, v) for v in bounds]
     for key, value in probes:
         try:
             load_config(spec.experiment.scenario, overrides=[f"{key}={_toml(value)}"])

@@ -68,7 +68,7 @@ class Tournament:
                 "resident": b,
                 "replicate": k,
                 "seed": run_seed(self.seed, k),
-                "config": self.config(a, b).model_dump(mode="json"),
+                "config": self.config(a, b).model_dump_json(),
                 "hold_ratio": self.hold_ratio,
             }
             for a in self.strategies
@@ -87,7 +87,7 @@ def play_pair(task: dict) -> dict:
     """One run of one pair: did the newcomer take hold?"""
     from aiecosim.outputs import run_model
 
-    cfg = SimConfig.model_validate(task["config"])
+    cfg = SimConfig.model_validate_json(task["config"])
     result = run_model(cfg, task["seed"])
     firms = result.firms
     invader_id = sum(c.count for c in cfg.builders.initial) - 1  # created last; residents before

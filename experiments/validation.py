@@ -340,9 +340,9 @@ def measure_run(run: RunResult, facts: Sequence[StylisedFact] = FACTS) -> dict[s
     return {fact.key: fact.compute(run) for fact in facts}
 
 
-def _measure_seed(task: tuple[dict, int, tuple[str, ...]]) -> dict[str, float]:
+def _measure_seed(task: tuple[str, int, tuple[str, ...]]) -> dict[str, float]:
     config, seed, keys = task
-    return measure_run(run_model(SimConfig.model_validate(config), seed), select_facts(keys))
+    return measure_run(run_model(SimConfig.model_validate_json(config), seed), select_facts(keys))
 
 
 def validate(
@@ -362,7 +362,7 @@ def validate(
     chosen = select_facts(facts)
     keys = tuple(f.key for f in chosen)
     config = config or load_config(scenario, overrides=list(overrides))
-    tasks = [(config.model_dump(mode="json"), int(s), keys) for s in seeds]
+    tasks = [(config.model_dump_json(), int(s), keys) for s in seeds]
     rows = parallel_map(_measure_seed, tasks, workers)
     per_run = pd.DataFrame(rows, columns=list(keys))
     per_run.insert(0, "seed", [int(s) for s in seeds])

@@ -10,6 +10,7 @@ import typer
 from aiecosim.books import BooksError
 from aiecosim.config import ConfigError, SimConfig, list_scenarios, load_config
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -49,7 +50,8 @@ def main_options(
 
 def fail(message: str) -> None:
     """Bad input: one line, exit status 2, no traceback."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # the message is the user's text (paths, [strategies.x] tables): printed, not read as markup
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -104,15 +106,40 @@ def run(
     check: Annotated[
         bool, typer.Option(help="Check the books every month; stop at the first violation.")
     ] = False,
+    force: Annotated[
+        bool, typer.Option(help="Replace an earlier run in --out (its old files are removed).")
+    ] = False,
 ) -> None:
     """Simulate one scenario and write model.parquet, firms.parquet, strategies.parquet,
-    run.json and report.png."""
-    from aiecosim.outputs import run_model, write_run
+    run.json, provenance.json and report.png. Never writes into a folder that holds anything but
+    an earlier run, and replaces an earlier run only with --force; without --out each run gets a
+    fresh folder (runs/<scenario>-<seed>, then -2, -3, ...)."""
+    from aiecosim.outputs import (
+        NumericalError,
+        OutputFolderError,
+        earlier_run,
+        fresh_folder,
+        run_model,
+        write_run,
+    )
 
+    if seed < 0:
+        fail(f"--seed {seed}: must be 0 or more")
     cfg = resolve_config(scenario, config, set_, steps, enterprises)
-    out_dir = out if out is not None else Path("runs") / f"{cfg.scenario.name}-{seed}"
-    if out_dir.exists() and not out_dir.is_dir():
-        fail(f"--out {str(out_dir)!r} exists and is not a folder")
+    if out is None:
+        out_dir = fresh_folder(Path("runs") / f"{cfg.scenario.name}-{seed}")
+    else:
+        out_dir = out
+        try:
+            previous = earlier_run(out_dir)
+        except OutputFolderError as err:
+            fail(f"--out {err}")
+        if previous is not None and not force:
+            fail(
+                f"--out {str(out_dir)!r} holds an earlier run (scenario "
+                f"{previous.get('scenario')!r}, seed {previous.get('seed')}); add --force to "
+                "replace it, or choose another folder"
+            )
     with console.status(f"simulating {cfg.scenario.name} ({cfg.run.steps} months)...") as status:
         try:
             result = run_model(
@@ -123,16 +150,28 @@ def run(
             )
         except BooksError as err:
             err_console.print(
-                f"[bold red]books do not balance:[/] {err}", highlight=False, soft_wrap=True
+                f"[bold red]books do not balance:[/] {escape(str(err))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
+        except NumericalError as err:
+            err_console.print(
+                f"[bold red]numerical failure:[/] {escape(str(err))}; nothing was written",
+                highlight=False,
+                soft_wrap=True,
             )
             raise typer.Exit(1) from None
     try:
-        write_run(result, out_dir, figure=report)
+        write_run(result, out_dir, figure=report, replace=force)
+    except OutputFolderError as err:  # the folder changed while the run was simulated
+        fail(f"--out {err}")
     except OSError as err:
         fail(f"cannot write to {str(out_dir)!r}: {err.strerror or err}")
     print_summary(result.summary)
     console.print(
-        f"wrote {out_dir}/ (model.parquet, firms.parquet, strategies.parquet, run.json"
+        f"wrote {out_dir}/ (model.parquet, firms.parquet, strategies.parquet, run.json, "
+        "provenance.json"
         f"{', report.png' if report else ''})"
     )
 
@@ -145,13 +184,21 @@ def sweep(
     scheduler: Annotated[
         str | None, typer.Option(help="Address of a Dask scheduler: run on that cluster.")
     ] = None,
+    max_runs: Annotated[
+        int, typer.Option(help="Refuse a spec of more runs (points x replicates) than this.")
+    ] = 1_000_000,
+    max_gb: Annotated[
+        float, typer.Option(help="Refuse a spec whose results would take more GB than this.")
+    ] = 50.0,
 ) -> None:
-    """Run an experiment: every point and replicate, resuming where a previous run stopped."""
+    """Run an experiment: every point and replicate, resuming where a previous run stopped.
+    Exit status 1 when a run failed (its traceback is in <out>/failed/)."""
     import os
 
     from aiecosim import __version__
+    from aiecosim.experiments.design import integer_levers
     from aiecosim.experiments.runner import BackendError, dask_backend, local_backend, run_sweep
-    from aiecosim.experiments.spec import load_spec
+    from aiecosim.experiments.spec import check_size, load_spec
     from aiecosim.experiments.store import StoreError
     from rich.progress import (
         BarColumn,
@@ -168,12 +215,24 @@ def sweep(
         fail(str(err))
     if workers is not None and workers < 1:
         fail(f"--workers {workers}: must be at least 1")
+    if max_runs < 1 or not max_gb > 0:
+        fail(f"--max-runs {max_runs} / --max-gb {max_gb}: must be positive")
+    try:  # before anything is allocated or written
+        check_size(parsed, max_runs, max_gb, source=str(spec))
+    except ConfigError as err:
+        fail(str(err))
     out_dir = out if out is not None else Path("sweeps") / parsed.experiment.name
     backend = (
         dask_backend(scheduler) if scheduler else local_backend(workers or os.cpu_count() or 1)
     )
+    if parsed.experiment.design != "grid" and (rounded := integer_levers(parsed)):
+        console.print(
+            f"rounded to whole numbers (integer config fields): {', '.join(rounded)}",
+            highlight=False,
+        )
     failures = 0
-    with Progress(
+    # started on the first result, so a refused start prints its one line and nothing else
+    bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -182,30 +241,66 @@ def sweep(
         TextColumn("eta"),
         TimeRemainingColumn(),
         console=console,
-    ) as bar:
-        task = bar.add_task(parsed.experiment.name, total=None, failed=0)
+    )
+    task = bar.add_task(parsed.experiment.name, total=None, failed=0)
 
-        def progress(result, done, total):
-            nonlocal failures
-            failures += not result["ok"]
-            bar.update(task, completed=done, total=total, failed=failures)
+    def progress(result, done, total):
+        nonlocal failures
+        if not bar.live.is_started:
+            bar.start()
+        failures += not result["ok"]
+        bar.update(task, completed=done, total=total, failed=failures)
 
-        try:
-            report = run_sweep(parsed, out_dir, backend, progress, package_version=__version__)
-        except (StoreError, BackendError) as err:
-            fail(str(err))
-        except OSError as err:
-            # a full disk or an unwritable folder: every file already there stays readable
-            fail(
-                f"cannot write to {str(out_dir)!r}: {err.strerror or err}; the runs already "
-                "stored are intact, and the same command resumes once it can write"
-            )
+    def stop_bar():
+        if bar.live.is_started:
+            bar.stop()
+
+    try:
+        report = run_sweep(
+            parsed,
+            out_dir,
+            backend,
+            progress,
+            package_version=__version__,
+            max_runs=max_runs,
+            max_gb=max_gb,
+        )
+    except (StoreError, BackendError, ConfigError) as err:
+        stop_bar()
+        fail(str(err))
+    except OSError as err:
+        stop_bar()
+        # a full disk or an unwritable folder: every file already there stays readable
+        fail(
+            f"cannot write to {str(out_dir)!r}: {err.strerror or err}; the runs already "
+            "stored are intact, and the same command resumes once it can write"
+        )
+    stop_bar()
+    if report.took_over_lock:
+        console.print(
+            f"took over the lock of a sweep that no longer runs "
+            f"(pid {report.took_over_lock.get('pid')})",
+            highlight=False,
+        )
+    if report.redone:
+        console.print(
+            f"{report.redone} damaged run(s) (checksum mismatch or unreadable) were run again",
+            highlight=False,
+        )
     console.print(
         f"{report.total} runs: {report.skipped} already done, {report.ran} ran, "
         f"{report.failed} failed, in {report.seconds:.1f} s -> {out_dir}"
     )
     if report.failed:
-        console.print(f"failed runs are in {out_dir}/failed/; run the same command to retry them")
+        err_console.print(
+            f"[bold red]failed:[/] {report.failed} of {report.total} runs failed; their "
+            f"tracebacks are in {escape(str(out_dir / 'failed'))}/ (one JSON file a run); the "
+            f"{report.total - report.failed} others are stored; run the same command to retry "
+            "the failed ones",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -217,15 +312,32 @@ def analyze(
 ) -> None:
     """Which strategies survive, win share or die, under which conditions; which levers matter."""
     from aiecosim.experiments.analysis import analyze as run_analysis
-    from aiecosim.experiments.analysis import write_report
+    from aiecosim.experiments.analysis import open_sweep, prepare_report_dir, write_report
     from aiecosim.experiments.store import StoreError
 
+    report_dir = out if out is not None else results / "report"
     try:
+        open_sweep(results)  # a results folder with its spec and design, before any writing
+        prepare_report_dir(report_dir)  # writable, before the work
         result, spec = run_analysis(results, x, y)
+        path = write_report(result, spec, report_dir, int(result.survival["runs"].sum()))
     except StoreError as err:
         fail(str(err))
-    report_dir = out if out is not None else results / "report"
-    path = write_report(result, spec, report_dir, int(result.survival["runs"].sum()))
+    except OSError as err:
+        fail(f"cannot write the report to {str(report_dir)!r}: {err.strerror or err}")
+    if result.skipped:
+        err_console.print(
+            f"[bold yellow]warning:[/] {len(result.skipped)} damaged run(s) left out of the "
+            "analysis "
+            + escape(
+                f"({', '.join(sorted(result.skipped)[:5])}"
+                f"{', ...' if len(result.skipped) > 5 else ''}: "
+                f"{next(iter(result.skipped.values()))})"
+            )
+            + "; run the sweep again to redo them",
+            highlight=False,
+            soft_wrap=True,
+        )
     table = Table(show_header=True, header_style="bold", title="survival over all runs")
     for col in (
         "archetype",

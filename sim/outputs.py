@@ -55,11 +55,52 @@ def run_model(
             on_step(k + 1, steps)
     model_df = model.model_table()
     firms_df = model.firm_table()
+    check_finite(model_df, "model table")
+    check_finite(firms_df, "firm table")
     summary = summarise(model, model_df, firms_df)
     summary["wall_seconds"] = round(time.perf_counter() - t0, 3)
     summary["setup_seconds"] = round(model.setup_seconds, 3)
     summary["seed"] = seed
     return RunResult(model_df, firms_df, summary, config, model.strategy_table(firms_df))
+
+
+class NumericalError(ArithmeticError):
+    """A run whose numbers stopped being numbers (inf, or NaN where a value must exist)."""
+
+
+# Columns that always have a value; the others may be NaN when undefined (no open model yet,
+# no tokens sold), which outputs.md documents.
+ALWAYS_DEFINED = (
+    "cash_usd",
+    "revenue_usd",
+    "costs_usd",
+    "installed_gpus_h100e",
+    "compute_price_usd_per_gpu_hour",
+    "energy_price_usd_per_mwh",
+    "adoption_rate",
+    "funding_usd",
+    "investor_capital_usd",
+    "dc_energy_twh_per_year",
+)
+
+
+def check_finite(table: pd.DataFrame, name: str) -> None:
+    """Raise NumericalError at the first infinite value, or NaN in an always-defined column, so
+    a run that overflowed is reported (and a sweep records it as failed) instead of being
+    written as NaN-filled tables."""
+    numeric = table.select_dtypes("number")
+    values = numeric.to_numpy(dtype=float)
+    bad = np.isinf(values)
+    for j, column in enumerate(numeric.columns):
+        if column in ALWAYS_DEFINED:
+            bad[:, j] |= np.isnan(values[:, j])
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        month = table["month"].iloc[row] if "month" in table else row
+        raise NumericalError(
+            f"the {name}'s {numeric.columns[col]} is {values[row, col]} in month {month}: the "
+            "model left the range it can compute in (an input at an extreme, or a bug)"
+        )
 
 
 def summarise(model, model_df: pd.DataFrame, firms_df: pd.DataFrame) -> dict:
@@ -168,8 +209,79 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             tmp.unlink()
 
 
-def write_run(result: RunResult, out_dir: str | Path, figure: bool = True) -> Path:
+# Every file a run folder may hold; a folder with anything else in it is not ours to touch.
+RUN_FILES = (
+    "model.parquet",
+    "firms.parquet",
+    "strategies.parquet",
+    "run.json",
+    "provenance.json",
+    "report.png",
+)
+
+
+class OutputFolderError(ValueError):
+    """A folder a run may not be written to: the message says why, in one line."""
+
+
+def earlier_run(folder: str | Path) -> dict | None:
+    """The run.json of an earlier aiecosim run in `folder`, or None if there is none. Refuses
+    (OutputFolderError) a path that is not a folder, and a non-empty folder that is not a run
+    or that holds files a run does not write."""
+    folder = Path(folder)
+    if not folder.exists():
+        return None
+    if not folder.is_dir():
+        raise OutputFolderError(f"{str(folder)!r} exists and is not a folder")
+    names = {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+    if not names:
+        return None
+    foreign = sorted(names - set(RUN_FILES))
+    record = None
+    try:
+        record = json.loads((folder / "run.json").read_text())
+    except (OSError, ValueError):
+        pass
+    if not isinstance(record, dict) or "config" not in record or "package_version" not in record:
+        raise OutputFolderError(
+            f"{str(folder)!r} is not empty and holds no aiecosim run; nothing was written: "
+            "choose a new or empty folder"
+        )
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise OutputFolderError(
+            f"{str(folder)!r} holds an earlier run and files aiecosim did not write ({shown}); "
+            "nothing was written: choose a new or empty folder"
+        )
+    return record
+
+
+def fresh_folder(base: str | Path) -> Path:
+    """`base` if it is free (missing or empty), else the first free `base-2`, `base-3`, ..."""
+    base = Path(base)
+    candidate, n = base, 1
+    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def write_run(
+    result: RunResult, out_dir: str | Path, figure: bool = True, replace: bool = False
+) -> Path:
+    """Write the run's files into `out_dir`. A folder holding an earlier run is replaced only
+    with `replace=True` (its old files removed first, so no stale report.png survives); a
+    non-empty folder that is not a run is never written to (OutputFolderError)."""
     out = Path(out_dir)
+    previous = earlier_run(out)
+    if previous is not None:
+        if not replace:
+            raise OutputFolderError(
+                f"{str(out)!r} holds an earlier run (scenario {previous.get('scenario')!r}, "
+                f"seed {previous.get('seed')}); replace it with --force, or choose another folder"
+            )
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "model.parquet", lambda p: result.model.to_parquet(p, index=False))
     atomic_write(out / "firms.parquet", lambda p: result.firms.to_parquet(p, index=False))
@@ -194,22 +306,30 @@ def write_run(result: RunResult, out_dir: str | Path, figure: bool = True) -> Pa
 def simulate(
     scenario: str = "baseline",
     seed: int = 0,
+    params: dict | None = None,
+    steps: int | None = None,
+    n_enterprises: int | None = None,
     config_file: str | Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
-    steps: int | None = None,
-    enterprises: int | None = None,
     **sections,
 ) -> RunResult:
-    """One call for notebooks: ``simulate("energy-crunch", seed=3, investors={"optimism": -0.5})``
-    returns the model and firm tables as DataFrames and the run summary."""
+    """One call for notebooks and parameter studies::
+
+        simulate("energy-crunch", seed=3, params={"capability.alpha": 0.3}, steps=60)
+        simulate("baseline", investors={"optimism": -0.5}, enterprises={"switching_cost": 2.5})
+
+    `params` sets levers by their dotted path, with Python values; keyword sections (`investors=`,
+    `enterprises=`, ...) merge a table into that section; `steps` and `n_enterprises` size the
+    run. Returns the model, firm and strategy tables as DataFrames and the run summary. An
+    unknown lever is a ConfigError naming the closest known one."""
     from aiecosim.config import load_config
 
     run = dict(sections.pop("run", {}))
     if steps is not None:
         run["steps"] = steps
-    if enterprises is not None:
-        run["enterprises"] = enterprises
+    if n_enterprises is not None:
+        run["enterprises"] = n_enterprises
     if run:
         sections["run"] = run
-    config = load_config(scenario, config_file, overrides, **sections)
+    config = load_config(scenario, config_file, overrides, params=params, **sections)
     return run_model(config, seed)

@@ -128,7 +128,10 @@ def test_a_preset_parameter_can_be_set_from_the_command_line():
         "lock-in", overrides=["strategies.integrated_giant.opex_usd_per_month=2e9"]
     )
     assert lock_in.strategy_table()["integrated_giant"].lock_in_strength == 3.0
-    with pytest.raises(ConfigError, match="strategies.integrated_gaint: unknown value"):
+    with pytest.raises(
+        ConfigError,
+        match="strategies.integrated_gaint: unknown strategy .did you mean 'integrated_giant'",
+    ):
         load_config(overrides=["strategies.integrated_gaint.opex_usd_per_month=2e9"])
     with pytest.raises(ConfigError, match="opex_usd_per_month"):
         load_config(overrides=["strategies.integrated_giant.opex_usd_per_month=-1"])

@@ -200,11 +200,12 @@ def test_a_sweep_killed_midway_resumes_with_every_run_exactly_once(tmp_path):
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     deadline = time.time() + 120
-    while time.time() < deadline and len(list((out / "runs").glob("*.summary.parquet"))) < 3:
+    while time.time() < deadline and len(list((out / "runs").glob("*.sha256"))) < 3:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, at once
     proc.wait()
-    done_before = len(list((out / "runs").glob("*.summary.parquet")))
+    # a run counts as done once its checksum file is written (after both of its tables)
+    done_before = len(list((out / "runs").glob("*.sha256")))
     assert 3 <= done_before < 12
     finished = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
