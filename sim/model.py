@@ -32,7 +32,7 @@ from aiecosim.capability import CapabilityLaw
 from aiecosim.capital_market import CapitalMarket
 from aiecosim.choice import NESTS, consumer_surplus_usd_per_mtok
 from aiecosim.compute_market import ComputeMarket
-from aiecosim.config import SimConfig
+from aiecosim.config import ConfigError, SimConfig
 from aiecosim.energy_market import HOURS_PER_MONTH, HOURS_PER_YEAR, EnergyMarket
 from aiecosim.ledger import Account, Ledger
 from aiecosim.network import AdoptionNetwork
@@ -84,14 +84,50 @@ class _Peers:
         return self.network.neighbour_shares(self.provider, self.n_firms, rows)
 
 
+def _with_levers(config: SimConfig | None, scenario: str | None, levers: dict) -> SimConfig:
+    """`config` (or the named scenario, or the baseline) with `levers` set at their paths."""
+    from aiecosim.config import load_config, set_value, validate
+
+    if config is None:
+        return load_config(scenario or "baseline", params=levers)
+    if scenario is not None:
+        raise ConfigError("give a config or a scenario, not both")
+    data = config.model_dump()
+    for path, value in levers.items():
+        data = set_value(data, path, value)
+    return validate(data)
+
+
 class AIEcosystemModel(mesa.Model):
     """Frontier labs, integrated giants and open-source builders competing for enterprises, in
     compute and energy markets, funded by investors whose sentiment can turn."""
 
     def __init__(
-        self, config: SimConfig | None = None, rng: int | None = None, check: bool = False
+        self,
+        config: SimConfig | None = None,
+        rng: int | None = None,
+        check: bool = False,
+        *,
+        scenario: str | None = None,
+        **levers,
     ):
-        super().__init__(rng=rng)
+        """`config` is the world (a SimConfig; the baseline when None); `rng` the seed. Levers
+        can also be given flat, by their dotted path, on top of `config` or of a named
+        `scenario`, which is how Mesa's batch_run passes parameters::
+
+            AIEcosystemModel(rng=1, **{"capability.alpha": 0.3, "run.steps": 24})
+            mesa.batch_run(AIEcosystemModel, {"capability.alpha": [0.1, 0.3]}, rng=[1, 2])
+
+        `seed=` is accepted as Mesa accepts it (with Mesa's FutureWarning; use `rng=`). An
+        unknown lever is a ConfigError naming the closest known one."""
+        seed = levers.pop("seed", None)
+        if levers or scenario is not None:
+            config = _with_levers(config, scenario, levers)
+        if seed is not None:
+            super().__init__(seed=seed)  # Mesa's own deprecation path
+            rng = seed
+        else:
+            super().__init__(rng=rng)
         self.check = check  # check the books after every month (aiecosim.books)
         t0 = time.perf_counter()
         self.cfg = cfg = config if config is not None else SimConfig()
