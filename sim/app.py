@@ -1,11 +1,14 @@
-"""The browser visualiser: a Mesa SolaraViz app of the AI industry, month by month.
+"""The browser visualiser: a Mesa (mesa.visualization) and solara app of the AI industry, month
+by month.
 
-`aiecosim viz` serves `Page` (solara finds it by name in this module). The sidebar holds Mesa's
-controls (reset, play/pause, step, play speed), a scenario picker and the model parameters: seed,
-enterprise count and sliders for the main levers. The main area redraws after every step:
+`aiecosim viz` serves `Page` (solara finds it by name in this module). The sidebar holds a
+scenario picker, Mesa's model controller (Reset, play/pause, Step, play speed) and the model
+parameters: seed, enterprise count and sliders for the main levers. The main area redraws after
+every step:
 
 * a status line: month and date, scenario, seed, firms alive by archetype, the time the last
   step and redraw took, and the lever values the running model uses;
+* a "Reset to apply" banner while the page shows parameters the running model does not use;
 * revenue share by archetype; prices of tokens, compute and energy; frontier vs best open
   capability with the open-weights lag; data-centre electricity; adoption and the share of
   adopters with a positive return; capex against revenue with investor sentiment;
@@ -13,11 +16,21 @@ enterprise count and sliders for the main levers. The main area redraws after ev
   archetype of their provider (layout computed once per model);
 * a table of firms.
 
-Picking a scenario starts a new model of that scenario and moves the lever sliders to its values;
-moving a slider (or the seed, or the enterprise count) takes effect at the next Reset, as
-everywhere in Mesa. Each chart is a matplotlib figure (Agg canvas, no pyplot state) rendered to a
-PNG once per model month; `VizModel.last_step_seconds` and `VizModel.render_seconds` keep the time
-the last step and each panel's last drawing took.
+The scenario and every lever are model parameters, all held in one reactive dict (`params`, the
+keyword arguments of `VizModel`) that every control shows and edits: Mesa's Reset builds the next
+model from exactly what the page shows. Picking a scenario moves each lever slider to that
+scenario's value (read from its resolved config at the lever's config path); like any other
+change it applies at the next Reset, and until then the banner and a note under the control say
+so.
+
+Each chart is a matplotlib figure (Agg canvas, no pyplot state) kept for the life of a model and
+redrawn by blitting: the frame (axes, ticks, labels) is drawn once and again only when an axis
+range moves to its next round value, the lines, areas and points are drawn over it every month,
+and the legend with this month's values is HTML beside the image. `VizModel.last_step_seconds`
+and `VizModel.render_seconds` keep the time the last step and each panel's last drawing took.
+
+`screenshot_app` (behind `aiecosim viz --screenshot`) serves the app in a thread, steps it in
+headless Chromium with playwright and saves the page as PNG.
 
 The page's JavaScript and CSS come through solara's CDN proxy; `ensure_browser_assets` fills its
 cache from the npm registry first where it can, so the app also works where the CDN cannot be
@@ -47,13 +60,14 @@ import matplotlib.dates as mdates
 import networkx as nx
 import numpy as np
 import solara
+import solara.lab
 from aiecosim.agents.strategy import ARCHETYPES
 from aiecosim.config import SimConfig, list_scenarios, load_config
 from aiecosim.model import AIEcosystemModel
 from aiecosim.report import ARCHETYPE_COLOURS, ARCHETYPE_LABELS
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
-from matplotlib.colors import to_rgba_array
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.colors import to_hex, to_rgba_array
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import (
@@ -64,8 +78,9 @@ from matplotlib.ticker import (
     NullFormatter,
     NullLocator,
 )
-from mesa.visualization import Slider, SolaraViz
+from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
+from PIL import Image as PILImage
 
 TITLE = "aiecosim: AI strategies, month by month"
 NETWORK_NODES = 500  # the adoption network panel shows at most this many enterprises
@@ -82,7 +97,7 @@ CORRECTION = "#C51B7D"  # magenta
 NOTE = "#777777"
 NO_AI = "#cfcfcf"
 
-FIG_SIZE_IN = (4.2, 2.7)  # each chart: 420 x 270 pixels, about a third of a laptop's width
+FIG_SIZE_IN = (4.2, 2.4)  # each chart: 420 x 240 pixels, about a third of a laptop's width
 FIG_DPI = 100
 
 # Mesa's sidebar sliders put their label beside the track: long labels squeeze the track to
@@ -100,45 +115,85 @@ CSS = """
 .solara-autorouter-content .v-sheet.d-flex:empty { display: none; }
 .aiecosim-firms th { position: sticky; top: 0; background: rgb(var(--v-theme-surface)); }
 .aiecosim-firms td, .aiecosim-firms th { padding: 1px 6px; }
+.aiecosim-legend {
+    display: flex; flex-wrap: wrap; justify-content: center; gap: 0 12px;
+    min-height: 34px; align-content: flex-start; font-size: 11.5px; line-height: 17px;
+}
+.aiecosim-key { display: inline-flex; align-items: center; gap: 4px; white-space: nowrap; }
+.aiecosim-levers { font-size: 13px; }
+.aiecosim-pending { display: block; font-size: 12px; color: #c2410c; margin: -4px 0 6px 0; }
 """
 
 
 # ------------------------------------------------------------------------------------ levers
+def _plain(value: float) -> str:
+    return f"{value:g}"
+
+
 @dataclass(frozen=True)
 class Lever:
     """A slider on one config value."""
 
     path: str  # dotted config key, as in `--set`
-    label: str
+    label: str  # the slider's label
+    short: str  # the name in the status line and the "Reset to apply" notes
     min: float
     max: float
     step: float
+    fmt: Callable[[float], str] = _plain  # the value as the page writes it
     integer: bool = False
+
+
+def _signed_percent_per_year(value: float) -> str:
+    return f"{value * 100:+.3g}%/yr"
+
+
+def _months(value: float) -> str:
+    return f"{value:g} months"
 
 
 LEVERS: dict[str, Lever] = {
     "energy_price_growth": Lever(
-        "energy.marginal_cost_growth_per_year", "Energy price growth / year", -0.05, 0.2, 0.01
+        "energy.marginal_cost_growth_per_year",
+        "Energy price growth / year",
+        "energy price growth",
+        -0.05,
+        0.2,
+        0.01,
+        fmt=_signed_percent_per_year,
     ),
     "hardware_doubling_months": Lever(
         "compute.price_performance_doubling_months",
         "Hardware doubling (months)",
+        "hardware doubling",
         6,
         60,
         1,
+        fmt=_months,
         integer=True,
     ),
-    "scale_alpha": Lever("capability.alpha", "Diminishing returns (α)", 0.02, 0.6, 0.01),
-    "switching_cost": Lever("enterprises.switching_cost", "Switching cost", 0.0, 5.0, 0.1),
+    "scale_alpha": Lever("capability.alpha", "Diminishing returns (α)", "alpha", 0.02, 0.6, 0.01),
+    "switching_cost": Lever(
+        "enterprises.switching_cost", "Switching cost", "switching cost", 0.0, 5.0, 0.1
+    ),
     "investor_patience_months": Lever(
-        "investors.patience_months", "Investor patience (months)", 6, 120, 6, integer=True
+        "investors.patience_months",
+        "Investor patience (months)",
+        "investor patience",
+        6,
+        120,
+        6,
+        fmt=_months,
+        integer=True,
     ),
     "open_efficiency": Lever(
         "capability.open_distillation_multiplier",
         "Open-source efficiency",
+        "open-source efficiency",
         1.0,
         50.0,
         0.5,
+        fmt=lambda value: f"x{value:g}",
     ),
 }
 
@@ -164,45 +219,95 @@ def config_value(config: SimConfig, path: str) -> float:
 def build_config(
     scenario: str, enterprises: int = DEFAULT_ENTERPRISES, **levers: float | None
 ) -> SimConfig:
-    """The scenario's config with the enterprise count and any lever given (None: as scenario)."""
-    overrides = [f"run.enterprises={int(enterprises)}"]
+    """The scenario's config with the enterprise count and any lever given (None: as scenario).
+    Values go in as Python numbers of the field's type (the config refuses 3.0 for an integer
+    and true for a number); every lever is a float field."""
+    params: dict[str, float | int] = {"run.enterprises": int(enterprises)}
     for name, value in levers.items():
         if value is not None:
-            overrides.append(f"{LEVERS[name].path}={round(float(value), 9)!r}")
-    return load_config(scenario, overrides=overrides)
+            params[LEVERS[name].path] = round(float(value), 9)
+    return load_config(scenario, params=params)
 
 
 def scenario_levers(scenario: str) -> dict[str, float]:
+    """Each lever's value in the scenario's resolved config, at the lever's config path."""
     config = load_config(scenario)
     return {name: config_value(config, lever.path) for name, lever in LEVERS.items()}
 
 
-def model_params(
+def scenario_params(
     scenario: str, seed: int | str = 0, enterprises: int = DEFAULT_ENTERPRISES
 ) -> dict:
-    """SolaraViz's model_params: the sliders start at the scenario's own lever values."""
-    params: dict = {
-        "scenario_name": scenario,  # fixed here; the Scenario card in the sidebar changes it
-        "seed": {"type": "InputText", "value": str(seed), "label": "Random seed"},
-        "enterprises": Slider(
-            "Enterprises",
-            int(enterprises),
-            min(500, int(enterprises)),
-            max(50_000, int(enterprises)),
-            500,
-            dtype=int,
-        ),
+    """The page's model parameters for a scenario: the keyword arguments of `VizModel`, the
+    levers at the scenario's own values. Reset builds the next model from exactly these."""
+    return {
+        "scenario_name": scenario,
+        "seed": str(seed).strip(),
+        "enterprises": int(enterprises),
+        **scenario_levers(scenario),
     }
-    for name, value in scenario_levers(scenario).items():
-        lever = LEVERS[name]
-        low, high = min(lever.min, value), max(lever.max, value)
-        if lever.integer and float(value).is_integer():
-            params[name] = Slider(
-                lever.label, int(value), int(low), int(high), int(lever.step), dtype=int
-            )
-        else:
-            params[name] = Slider(lever.label, value, low, high, lever.step, dtype=float)
-    return params
+
+
+def running_params(model: AIEcosystemModel) -> dict:
+    """The same parameters, read back from a running model (its config, seed and size)."""
+    return {
+        "scenario_name": getattr(model, "preset", model.cfg.scenario.name),
+        "seed": getattr(model, "seed_text", str(model.seed)),
+        "enterprises": int(model.enterprises.n),
+        **{name: config_value(model.cfg, lever.path) for name, lever in LEVERS.items()},
+    }
+
+
+@dataclass(frozen=True)
+class Change:
+    """A parameter the page shows at another value than the running model uses."""
+
+    name: str  # key in the parameters
+    label: str  # as the notes name it
+    shown: str  # the page's value, formatted
+    running: str  # the running model's value, formatted
+
+
+def format_param(name: str, value) -> str:
+    if name in LEVERS:
+        return LEVERS[name].fmt(float(value))
+    if name == "enterprises":
+        return f"{int(value):,}"
+    return str(value)
+
+
+def _same(name: str, shown, running) -> bool:
+    if name == "seed":
+        return parse_seed(shown) == parse_seed(running)
+    if name in LEVERS:  # the browser sends 0.30000000000000004 for 0.3, or 48 for 48.0
+        a, b = float(shown), float(running)
+        return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    return shown == running
+
+
+PARAM_LABELS = {
+    "scenario_name": "scenario",
+    "seed": "seed",
+    "enterprises": "enterprises",
+    **{name: lever.short for name, lever in LEVERS.items()},
+}
+
+
+def pending_changes(params: dict, model: AIEcosystemModel) -> list[Change]:
+    """The parameters the page shows that the running model does not use: they apply at the
+    next Reset."""
+    running = running_params(model)
+    return [
+        Change(name, label, format_param(name, params[name]), format_param(name, running[name]))
+        for name, label in PARAM_LABELS.items()
+        if name in params and not _same(name, params[name], running[name])
+    ]
+
+
+def pending_text(changes: list[Change]) -> str:
+    """'Reset to apply: scenario energy-crunch (running: baseline) · alpha 0.3 (running: ...)'."""
+    listed = " · ".join(f"{c.label} {c.shown} (running: {c.running})" for c in changes)
+    return f"Reset to apply: {listed}"
 
 
 # ------------------------------------------------------------------------------------ model
@@ -218,7 +323,8 @@ def stop_all_models() -> None:
 
 
 class VizModel(AIEcosystemModel):
-    """`AIEcosystemModel` built from keyword arguments, as SolaraViz re-creates it on Reset."""
+    """`AIEcosystemModel` built from keyword arguments (those of `scenario_params`), as Mesa's
+    Reset re-creates it from the page's parameters."""
 
     def __init__(
         self,
@@ -453,31 +559,48 @@ class Series:
     width: float = 2.0
 
 
-class Chart:
-    """One panel's figure, built once per model and updated in place every month: creating
-    axes and ticks is most of what a matplotlib figure costs, so reusing them halves a redraw.
-    Agg canvas only, no pyplot state; a lock keeps two renders of one figure apart."""
+def encode_png(canvas: FigureCanvasAgg) -> bytes:
+    """The canvas as an RGB PNG. zlib's fastest level: a chart is flat colour, so it compresses
+    nearly as well as at the default level in half the time."""
+    width, height = canvas.get_width_height()
+    image = PILImage.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
 
-    legend_columns = 3
-    top = 0.84  # room above the axes for the legend: less when it takes two rows
+
+class Chart:
+    """One panel's figure, built once per model and updated in place every month.
+
+    A month redraws only what changed (matplotlib's blitting), from two saved layers:
+
+    * the base: everything that stays for the run (the x axis, spines, grid lines along x, axis
+      backgrounds, notes), drawn by a full `canvas.draw()` with the y axes and the moving
+      artists left out (they are `animated`);
+    * the frame: the base with the y axes (ticks, tick labels, grid lines along y, label) drawn
+      over it, redrawn from the base only when a y range moves to its next round value, a few
+      times a run;
+
+    and every month the moving artists (lines, areas, points) are drawn over a copy of the
+    frame. The legend, with this month's values, is HTML (see `legend_html`). Agg canvas only,
+    no pyplot state; a lock keeps two renders of one figure apart."""
 
     def __init__(self, model: AIEcosystemModel):
         self.lock = threading.Lock()
         self.fig = Figure(figsize=FIG_SIZE_IN, dpi=FIG_DPI)
-        FigureCanvasAgg(self.fig)
-        self.fig.subplots_adjust(left=0.15, right=0.86, top=self.top, bottom=0.11)
-        self.legend_handles: list = []
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.fig.subplots_adjust(left=0.15, right=0.86, top=0.95, bottom=0.12)
+        self.legend_handles: list = []  # the legend's keys (drawn in HTML, see `legend_html`)
+        self.moving: list = []  # the animated artists, drawn every month in this order
         self.build(model)
-        self.legend = self.fig.legend(
-            handles=self.legend_handles,
-            loc="upper center",
-            bbox_to_anchor=(0.5, 1.0),
-            ncol=self.legend_columns,
-            fontsize=7.5,
-            frameon=False,
-            handlelength=1.8,
-            columnspacing=1.0,
-        )
+        self.y_axes = [ax.yaxis for ax in self.fig.axes if ax.axison]
+        self.spines = [s for ax in self.fig.axes if ax.axison for s in ax.spines.values()]
+        for artist in (*self.moving, *self.y_axes):
+            artist.set_animated(True)
+        self.base = self.frame = None
+        self.base_key: tuple | None = None
+        self.frame_key: tuple | None = None
+        self.bases_drawn = self.frames_drawn = 0  # for tests and timing
 
     def build(self, model: AIEcosystemModel) -> None:
         raise NotImplementedError
@@ -486,14 +609,35 @@ class Chart:
         """Bring the artists up to date; return the legend texts."""
         raise NotImplementedError
 
-    def png(self, model: AIEcosystemModel) -> bytes:
+    def base_state(self) -> tuple:
+        """Whatever the base shows that can change (x ranges; subclasses add their notes)."""
+        return tuple(ax.get_xlim() for ax in self.fig.axes)
+
+    def render(self, model: AIEcosystemModel) -> tuple[bytes, list[str]]:
+        """The chart as PNG bytes, and its legend texts, for the model's current month."""
         with self.lock:
             labels = self.update(model)
-            for text, label in zip(self.legend.get_texts(), labels, strict=True):
-                text.set_text(label)
-            buffer = io.BytesIO()
-            self.fig.savefig(buffer, format="png", dpi=FIG_DPI)
-            return buffer.getvalue()
+            base_key = self.base_state()
+            frame_key = (base_key, tuple(ax.get_ylim() for ax in self.fig.axes))
+            if self.base is None or base_key != self.base_key:
+                self.canvas.draw()  # animated artists (y axes, moving ones) are left out
+                self.base, self.base_key, self.frame = (
+                    self.canvas.copy_from_bbox(self.fig.bbox),
+                    base_key,
+                    None,
+                )
+                self.bases_drawn += 1
+            if self.frame is None or frame_key != self.frame_key:
+                self.canvas.restore_region(self.base)
+                for artist in (*self.y_axes, *self.spines):  # spines over the grid's end lines
+                    self.fig.draw_artist(artist)
+                self.frame, self.frame_key = self.canvas.copy_from_bbox(self.fig.bbox), frame_key
+                self.frames_drawn += 1
+            else:
+                self.canvas.restore_region(self.frame)
+            for artist in self.moving:
+                self.fig.draw_artist(artist)
+            return encode_png(self.canvas), labels
 
 
 def _date_axis(ax, model: AIEcosystemModel) -> None:
@@ -513,21 +657,47 @@ def _date_axis(ax, model: AIEcosystemModel) -> None:
     ax.xaxis.set_major_formatter(mdates.DateFormatter(fmt))
 
 
-def _limits(ax, policy: str, series: list[np.ndarray]) -> None:
+ROUND_STEPS = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+LOG_STEPS = (1.0, 2.0, 5.0, 10.0)  # the log axis's tick values: its limits are ticks too
+
+
+def _round_up(x: float, steps: tuple[float, ...] = ROUND_STEPS) -> float:
+    """The smallest round number (1, 1.5, 2, 3, 4, 5, 6 or 8 times a power of ten) >= x > 0."""
+    base = 10.0 ** np.floor(np.log10(x))
+    return next(step * base for step in steps if step * base >= x * (1 - 1e-12))
+
+
+def _round_down(x: float, steps: tuple[float, ...] = ROUND_STEPS) -> float:
+    """The largest round number <= x > 0."""
+    base = 10.0 ** np.floor(np.log10(x))
+    return next(step * base for step in reversed(steps) if step * base <= x * (1 + 1e-12))
+
+
+def _limits(ax, policy: str, series: list[np.ndarray], at_least: float = 0.0) -> None:
+    """Set the y range to round numbers around the data, and to at least `at_least` above
+    zero ("zero") or either side of it ("around"). The whole history is always in view, so the
+    range only widens, and only when the data cross the next round number: the frame (ticks,
+    labels) stays as it is most months and is not redrawn."""
     values = np.concatenate([s[np.isfinite(s)] for s in series]) if series else np.zeros(0)
     if policy == "percent":
-        ax.set_ylim(0, 100)
+        limits = (0.0, 100.0)
     elif policy == "log":
         values = values[values > 0]
-        if len(values):
-            ax.set_ylim(values.min() / 1.3, values.max() * 1.3)
+        if not len(values):
+            return
+        limits = (
+            _round_down(values.min() / 1.1, LOG_STEPS),
+            _round_up(values.max() * 1.1, LOG_STEPS),
+        )
     elif policy == "around":  # around zero, both signs
         low, high = (min(values.min(), 0.0), max(values.max(), 0.0)) if len(values) else (-1, 1)
-        pad = max(0.1, 0.15 * (high - low))
-        ax.set_ylim(low - pad, high + pad)
+        pad = max(0.05, 0.1 * (high - low))
+        limits = (-max(at_least, _round_up(pad - low)), max(at_least, _round_up(high + pad)))
     else:  # "zero": from zero to the largest value plus some room
         top = float(values.max()) if len(values) else 0.0
-        ax.set_ylim(0, top * 1.15 if top > 0 else 1.0)
+        limits = (0.0, max(at_least, _round_up(top * 1.08) if top > 0 else 1.0))
+    if tuple(ax.get_ylim()) != limits:
+        ax.set_ylim(*limits)
 
 
 class TimeChart(Chart):
@@ -538,6 +708,8 @@ class TimeChart(Chart):
     right_label = ""
     left_limits = "zero"
     right_limits = "zero"
+    left_at_least = 0.0  # the axis shows at least this range (fewer redraws of the frame)
+    right_at_least = 0.0
     left_format: Callable[[float, int], str] | None = None
     right_format: Callable[[float, int], str] | None = None
 
@@ -571,7 +743,7 @@ class TimeChart(Chart):
             (line,) = target.plot([], [], color=s.colour, lw=s.width, ls="--" if s.dashed else "-")
             self.lines.append(line)
         self.legend_handles = list(self.lines)
-        self.note = ax.text(
+        self.note = ax.text(  # month 0 only: drawn with the moving artists, so the base stays
             0.5,
             0.5,
             "press Step or Play",
@@ -582,6 +754,9 @@ class TimeChart(Chart):
             fontsize=9,
             style="italic",
         )
+        self.moving = [*self.lines, self.note]
+        if self.left_limits == "percent":
+            _limits(ax, "percent", [])
 
     def update(self, model: AIEcosystemModel) -> list[str]:
         h = history(model)
@@ -593,17 +768,15 @@ class TimeChart(Chart):
             line.set_data(h.dates, values)
             line.set_marker(marker)
             (right if s.right else left).append(values)
-        _limits(self.ax, self.left_limits, left)
+        _limits(self.ax, self.left_limits, left, self.left_at_least)
         if self.right_ax is not None:
-            _limits(self.right_ax, self.right_limits, right)
+            _limits(self.right_ax, self.right_limits, right, self.right_at_least)
         return [s.label(h) if len(h) else s.name for s in self.series]
 
 
 class RevenueShareChart(TimeChart):
     left_label = "% of model revenue"
     left_limits = "percent"
-    legend_columns = 2
-    top = 0.78
 
     @staticmethod
     def left_format(v, _):
@@ -611,7 +784,13 @@ class RevenueShareChart(TimeChart):
 
     def build(self, model: AIEcosystemModel) -> None:
         super().build(model)
-        self.areas: list = []
+        self.areas = [  # one stacked band per archetype, its outline replaced every month
+            PolyCollection([], facecolors=ARCHETYPE_COLOURS[a], alpha=0.85, linewidths=0)
+            for a in ARCHETYPES
+        ]
+        for area in self.areas:
+            self.ax.add_collection(area, autolim=False)
+        self.moving = [*self.areas, self.note]
         self.legend_handles = [
             Line2D([], [], color=ARCHETYPE_COLOURS[a], lw=6, label=ARCHETYPE_LABELS[a])
             for a in ARCHETYPES
@@ -620,23 +799,20 @@ class RevenueShareChart(TimeChart):
     def update(self, model: AIEcosystemModel) -> list[str]:
         h = history(model)
         self.note.set_visible(len(h) == 0)
-        _limits(self.ax, "percent", [])
-        for area in self.areas:
-            area.remove()
-        self.areas = []
         if len(h):
             shares = np.nan_to_num(np.vstack([h[f"share_revenue_{a}"] for a in ARCHETYPES]))
-            x = h.dates
+            x = mdates.date2num(h.dates)
             if len(h) == 1:  # a single month would be an invisible area: give it a month's width
-                x = np.array([x[0], x[0] + np.timedelta64(30, "D")])
+                x = np.array([x[0], x[0] + 30])
                 shares = np.repeat(shares, 2, axis=1)
-            self.areas = self.ax.stackplot(
-                x,
-                shares * 100,
-                colors=[ARCHETYPE_COLOURS[a] for a in ARCHETYPES],
-                alpha=0.85,
-                lw=0,
-            )
+            tops = np.cumsum(shares * 100, axis=0)
+            bottoms = np.vstack([np.zeros(len(x)), tops[:-1]])
+            for area, top, bottom in zip(self.areas, tops, bottoms, strict=True):
+                outline = np.column_stack([np.r_[x, x[::-1]], np.r_[top, bottom[::-1]]])
+                area.set_verts([outline])
+        else:
+            for area in self.areas:
+                area.set_verts([])
         if not len(h):
             return [ARCHETYPE_LABELS[a] for a in ARCHETYPES]
         return [f"{ARCHETYPE_LABELS[a]} {_pct(h.last(f'share_revenue_{a}'))}" for a in ARCHETYPES]
@@ -676,6 +852,8 @@ class PricesChart(TimeChart):
 class CapabilityChart(TimeChart):
     left_label = "capability index (0-100)"
     right_label = "open-weights lag, months"
+    left_at_least = 100.0  # the index's scale
+    right_at_least = 12.0
     series = (
         Series(
             "Frontier",
@@ -704,7 +882,6 @@ class CapabilityChart(TimeChart):
 class EnergyChart(TimeChart):
     left_label = "TWh per year"
     right_label = "% of grid electricity"
-    legend_columns = 2
     series = (
         Series(
             "Data centres",
@@ -729,10 +906,8 @@ class EnergyChart(TimeChart):
 
 
 class AdoptionChart(TimeChart):
-    top = 0.78
     left_label = "% of enterprises / adopters"
     left_limits = "percent"
-    legend_columns = 1
     series = (
         Series(
             "Enterprises using AI",
@@ -756,11 +931,10 @@ class AdoptionChart(TimeChart):
 
 
 class CapexChart(TimeChart):
-    top = 0.78
     left_label = "USD bn, cumulative"
     right_label = "sentiment (0 = neutral)"
     right_limits = "around"
-    legend_columns = 2
+    right_at_least = 0.5
     series = (
         Series(
             "Capex, cumulative",
@@ -792,8 +966,12 @@ class CapexChart(TimeChart):
     def build(self, model: AIEcosystemModel) -> None:
         super().build(model)
         self.zero = self.right_ax.axhline(0, color=NOTE, lw=0.6)
+        self.moving.insert(0, self.zero)  # hidden at month 0, under the lines after
         self.marks: list = []
         self.legend_handles.append(Line2D([], [], color=CORRECTION, lw=1.0, ls=":"))
+
+    def base_state(self) -> tuple:
+        return (*super().base_state(), len(self.marks))
 
     def update(self, model: AIEcosystemModel) -> list[str]:
         labels = super().update(model)
@@ -808,11 +986,8 @@ class CapexChart(TimeChart):
 
 
 class NetworkChart(Chart):
-    legend_columns = 2
-    top = 0.86
-
     def build(self, model: AIEcosystemModel) -> None:
-        self.fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01)
+        self.fig.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.01)
         self.view = view = network_view(model)
         ax = self.fig.add_subplot()
         ax.set_axis_off()
@@ -824,6 +999,7 @@ class NetworkChart(Chart):
             xy[: len(view.nodes), 0], xy[: len(view.nodes), 1], s=11, linewidths=0.3, c=NO_AI
         )
         self.points.set_edgecolor("white")
+        self.moving = [self.points]
         pad = 0.03 * max(1e-9, float(np.ptp(xy)))
         ax.set_xlim(xy[:, 0].min() - pad, xy[:, 0].max() + pad)
         ax.set_ylim(xy[:, 1].min() - pad, xy[:, 1].max() + pad)
@@ -863,17 +1039,54 @@ PANELS: tuple[PanelSpec, ...] = (
 NETWORK_PANEL = PanelSpec("network", "Adoption network (sample)", NetworkChart)
 
 
-def render_panel(spec: PanelSpec, model: AIEcosystemModel) -> bytes:
-    """The panel as PNG bytes for the model's current month. The figure is made on first use and
-    kept on the model; the time taken goes into `model.render_seconds[spec.key]`."""
+def _swatch(handle: Line2D) -> str:
+    """A legend key as inline SVG: a dot, a block of colour or a (dashed) line."""
+    colour = html.escape(to_hex(handle.get_color()))
+    if handle.get_marker() == "o":
+        shape = f"<circle cx='9' cy='5' r='4' fill='{colour}'/>"
+    elif handle.get_linewidth() >= 5:
+        shape = f"<rect x='2' y='0' width='14' height='10' fill='{colour}' opacity='0.85'/>"
+    else:
+        dash = {"--": " stroke-dasharray='5 2'", ":": " stroke-dasharray='1.5 2'"}.get(
+            handle.get_linestyle(), ""
+        )
+        width = max(1.0, float(handle.get_linewidth()))
+        shape = (
+            f"<line x1='0' y1='5' x2='18' y2='5' stroke='{colour}' stroke-width='{width:g}'{dash}/>"
+        )
+    return f"<svg width='18' height='10' aria-hidden='true'>{shape}</svg>"
+
+
+def legend_html(handles: list[Line2D], labels: list[str]) -> str:
+    """The chart's legend, with this month's values, as HTML above its image: the browser
+    draws the text, which would cost more than the rest of the chart to draw in matplotlib."""
+    items = "".join(
+        f"<span class='aiecosim-key'>{_swatch(handle)}{html.escape(label)}</span>"
+        for handle, label in zip(handles, labels, strict=True)
+    )
+    return f"<div class='aiecosim-legend'>{items}</div>"
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A panel drawn for one month: the chart as PNG bytes and its legend as HTML."""
+
+    png: bytes
+    legend: str
+
+
+def render_panel(spec: PanelSpec, model: AIEcosystemModel) -> Drawn:
+    """The panel for the model's current month. The figure is made on first use and kept on the
+    model; the time taken goes into `model.render_seconds[spec.key]`."""
     t0 = time.perf_counter()
     charts = model.__dict__.setdefault("_viz_charts", {})
     chart = charts.get(spec.key)
     if chart is None:
         chart = charts[spec.key] = spec.chart(model)
-    png = chart.png(model)
+    png, labels = chart.render(model)
+    drawn = Drawn(png, legend_html(chart.legend_handles, labels))
     model.__dict__.setdefault("render_seconds", {})[spec.key] = time.perf_counter() - t0
-    return png
+    return drawn
 
 
 def firm_rows(model: AIEcosystemModel) -> list[dict]:
@@ -958,45 +1171,34 @@ def status_details(model: AIEcosystemModel) -> str:
 
 def levers_line(model: AIEcosystemModel) -> str:
     """The lever values this model runs with (the sliders apply at the next Reset)."""
-    cfg = model.cfg
-    return (
-        "Levers in this run: "
-        f"energy price growth {cfg.energy.marginal_cost_growth_per_year:+.0%}/yr · "
-        f"hardware doubling {cfg.compute.price_performance_doubling_months:g} months · "
-        f"alpha {cfg.capability.alpha:g} · "
-        f"switching cost {cfg.enterprises.switching_cost:g} · "
-        f"investor patience {cfg.investors.patience_months:g} months · "
-        f"open-source efficiency x{cfg.capability.open_distillation_multiplier:g}"
+    values = running_params(model)
+    return "Levers in this run: " + " · ".join(
+        f"{lever.short} {lever.fmt(values[name])}" for name, lever in LEVERS.items()
     )
 
 
 # ------------------------------------------------------------------------------------ components
 @solara.component
-def ChartPanel(spec: PanelSpec, model: AIEcosystemModel):
-    """One chart: redrawn when the model or its month changes, not on other re-renders."""
-    update_counter.get()
-    png = solara.use_memo(
-        lambda: render_panel(spec, model), dependencies=[spec, model, model.month]
-    )
+def ChartPanel(spec: PanelSpec, drawn: Drawn):
+    """One chart as `Dashboard` drew it for this month."""
     with solara.Card(spec.title, margin=0, classes=["aiecosim-panel", f"aiecosim-{spec.key}"]):
-        solara.Image(png, width="100%")
+        solara.HTML(tag="div", unsafe_innerHTML=drawn.legend)
+        solara.Image(drawn.png, width="100%")
 
 
 @solara.component
-def FirmTable(model: AIEcosystemModel):
-    update_counter.get()
-    table = solara.use_memo(lambda: firm_table_html(model), dependencies=[model, model.month])
+def FirmTable(model: AIEcosystemModel, month: int):
+    table = solara.use_memo(lambda: firm_table_html(model), dependencies=[model, month])
     with solara.Card("Firms", margin=0, classes=["aiecosim-panel", "aiecosim-firms-card"]):
         solara.HTML(
             tag="div",
             unsafe_innerHTML=table,
-            style="max-height: 330px; overflow-y: auto",
+            style="max-height: 300px; overflow-y: auto",
         )
 
 
 @solara.component
-def StatusBar(model: AIEcosystemModel):
-    update_counter.get()
+def StatusBar(model: AIEcosystemModel, month: int):
     with solara.Column(gap="0px", style="padding: 0 8px"):
         with solara.Row(style="align-items: baseline; gap: 16px"):
             solara.Text(
@@ -1004,23 +1206,42 @@ def StatusBar(model: AIEcosystemModel):
                 classes=["aiecosim-month"],
                 style="font-size: 20px; font-weight: 600; white-space: nowrap",
             )
-            solara.Text(status_details(model), style="opacity: 0.8")
-        solara.Text(levers_line(model), style="opacity: 0.7; font-size: 13px")
+            solara.Text(status_details(model), classes=["aiecosim-details"], style="opacity: 0.8")
+        solara.Text(levers_line(model), classes=["aiecosim-levers"], style="opacity: 0.7")
 
 
 @solara.component
-def Dashboard(model: solara.Reactive[AIEcosystemModel] | AIEcosystemModel):
-    """Everything in the main area, for the model as it is now."""
+def PendingBanner(changes: list[Change]):
+    """The parameters the page shows that the running model does not use yet."""
+    if changes:
+        solara.Warning(
+            pending_text(changes),
+            dense=True,
+            classes=["aiecosim-pending-banner"],
+            style="margin: 0 8px",
+        )
+
+
+@solara.component
+def Dashboard(model: AIEcosystemModel, changes: list[Change]):
+    """Everything in the main area, for the model as it is now. The one component that follows
+    Mesa's update counter (bumped after every step): it hands the month down, so a step is a
+    single render pass, not one per panel."""
     update_counter.get()
-    current = model.value if isinstance(model, solara.Reactive) else model
+    month = model.month
+    # Drawn here, once per model month and before the status line reads how long it took.
+    drawn = solara.use_memo(
+        lambda: {spec.key: render_panel(spec, model) for spec in (*PANELS, NETWORK_PANEL)},
+        dependencies=[model, month],
+    )
     with solara.Column(gap="8px", style="padding: 4px 4px 12px 4px"):
-        StatusBar(current)
+        StatusBar(model, month)
+        PendingBanner(changes)
         with solara.GridFixed(columns=3, column_gap="10px", row_gap="10px"):
-            for spec in PANELS:
-                ChartPanel(spec, current)
-            ChartPanel(NETWORK_PANEL, current)
+            for spec in (*PANELS, NETWORK_PANEL):
+                ChartPanel(spec, drawn[spec.key])
             with solara.Div(style="grid-column: span 2"):
-                FirmTable(current)
+                FirmTable(model, month)
 
 
 # ------------------------------------------------------------------------------ browser assets
@@ -1089,17 +1310,10 @@ def ensure_browser_assets(log: Callable[[str], None] = print) -> list[str]:
     return still_missing
 
 
-@dataclass(frozen=True)
-class Setup:
-    """What a new model starts from when the scenario picker changes."""
-
-    scenario: str
-    seed: str
-    enterprises: int
-    generation: int = 0
-
-
-def setup_from_env() -> Setup:
+# ------------------------------------------------------------------------------------ page
+def params_from_env() -> dict:
+    """The parameters the page opens with: `aiecosim viz` passes its options in the
+    environment; anything missing or unusable falls back to the defaults."""
     scenario = os.environ.get(ENV_SCENARIO, "baseline")
     if scenario not in list_scenarios():
         scenario = "baseline"
@@ -1108,58 +1322,217 @@ def setup_from_env() -> Setup:
         enterprises = max(1, int(os.environ.get(ENV_ENTERPRISES, DEFAULT_ENTERPRISES)))
     except ValueError:
         enterprises = DEFAULT_ENTERPRISES
-    return Setup(scenario, seed, enterprises)
+    return scenario_params(scenario, seed, enterprises)
 
 
 @solara.component
-def ScenarioCard(scenario: str, on_scenario: Callable[[str], None]):
+def PendingNote(change: Change | None):
+    """Under a control whose value the running model does not use yet."""
+    if change is not None:
+        solara.Text(
+            f"running: {change.running} · Reset to apply",
+            classes=["aiecosim-pending"],
+        )
+
+
+def _slider_range(lever: Lever, value: float) -> tuple[float, float]:
+    """The lever's range, widened to hold a scenario value outside it."""
+    return min(lever.min, value), max(lever.max, value)
+
+
+@solara.component
+def LeverSlider(name: str, value: float, on_value: Callable[[str, object], None]):
+    lever = LEVERS[name]
+    low, high = _slider_range(lever, float(value))
+    if lever.integer and float(value).is_integer() and float(low).is_integer():
+        solara.SliderInt(
+            lever.label,
+            value=int(value),
+            min=int(low),
+            max=int(np.ceil(high)),
+            step=int(lever.step),
+            on_value=lambda v: on_value(name, int(v)),
+        )
+    else:
+        solara.SliderFloat(
+            lever.label,
+            value=float(value),
+            min=low,
+            max=high,
+            step=lever.step,
+            on_value=lambda v: on_value(name, float(v)),
+        )
+
+
+@solara.component
+def ScenarioCard(params: solara.Reactive[dict], pending: dict[str, Change]):
+    """Picking a scenario moves every lever slider to that scenario's value (the seed and the
+    enterprise count stay); like every parameter, it applies at the next Reset."""
     scenarios = list_scenarios()
+    scenario = params.value["scenario_name"]
+
+    def choose(name: str) -> None:
+        if name != params.value["scenario_name"]:
+            params.value = {**params.value, "scenario_name": name, **scenario_levers(name)}
+
     with solara.Card("Scenario"):
-        solara.Select("Scenario", value=scenario, values=list(scenarios), on_value=on_scenario)
+        solara.Select("Scenario", value=scenario, values=list(scenarios), on_value=choose)
+        PendingNote(pending.get("scenario_name"))
         solara.Text(scenarios.get(scenario, ""), style="font-size: 13px; opacity: 0.75")
 
 
 @solara.component
-def Viz(setup: Setup, holder: solara.Ref | None = None):
-    """Mesa's SolaraViz (app bar, controls, model parameters) and the dashboard, for one
-    scenario. The panels are laid out by `Dashboard` rather than passed to SolaraViz as
-    components: its draggable grid gives every component half the page's width."""
-    first = solara.use_memo(
-        lambda: VizModel(
-            scenario_name=setup.scenario, seed=setup.seed, enterprises=setup.enterprises
-        ),
-        [],
-    )
-    model = solara.use_reactive(first)
-    if holder is not None:
-        holder.current = model
-    params = solara.use_memo(
-        lambda: model_params(setup.scenario, setup.seed, setup.enterprises), []
-    )
-    SolaraViz(model, components=[], model_params=params, name=TITLE, play_interval=150)
-    Dashboard(model)
+def ParametersCard(params: solara.Reactive[dict], pending: dict[str, Change]):
+    """The seed, the enterprise count and the lever sliders, each showing the page's value
+    (what Reset will use), with a note where the running model uses another."""
+    values = params.value
+
+    def set_param(name: str, value) -> None:
+        params.value = {**params.value, name: value}
+
+    enterprises = int(values["enterprises"])
+    with solara.Card("Model parameters"):
+        solara.InputText(
+            "Random seed", value=str(values["seed"]), on_value=lambda v: set_param("seed", v)
+        )
+        PendingNote(pending.get("seed"))
+        solara.SliderInt(
+            "Enterprises",
+            value=enterprises,
+            min=min(500, enterprises),
+            max=max(50_000, enterprises),
+            step=500,
+            on_value=lambda v: set_param("enterprises", int(v)),
+        )
+        PendingNote(pending.get("enterprises"))
+        for name in LEVERS:
+            LeverSlider(name, values[name], set_param)
+            PendingNote(pending.get(name))
+
+
+@solara.component
+def ControlsCard(
+    model: solara.Reactive[AIEcosystemModel],
+    params: solara.Reactive[dict],
+    pending: bool,
+):
+    """Mesa's model controller (Reset, play/pause, Step): Reset builds a `VizModel` from the
+    page's parameters, `params`, which the cards below edit."""
+    play_interval = solara.use_reactive(150)
+    render_interval = solara.use_reactive(1)
+    use_threads = solara.use_reactive(False)
+    with solara.Card("Controls"):
+        solara.SliderInt("Play Interval (ms)", value=play_interval, min=10, max=500, step=10)
+        solara.SliderInt("Render Interval (steps)", value=render_interval, min=1, max=100, step=1)
+        solara.Checkbox(label="Use Threads", value=use_threads)
+        ModelController(
+            model,
+            model_parameters=params,
+            play_interval=play_interval,
+            render_interval=render_interval,
+            use_threads=use_threads,
+        )
+        if pending:
+            solara.Text(
+                "Changed parameters: Reset to apply them",
+                classes=["aiecosim-pending"],
+                style="margin-top: 8px",
+            )
 
 
 @solara.component
 def Page():
-    """The app solara serves. A new scenario remounts `Viz` with a fresh model and with the
-    sliders at that scenario's lever values (Mesa reads slider defaults only when it mounts);
-    the seed and enterprise count of the current model carry over."""
-    initial = solara.use_memo(setup_from_env, [])
-    setup, set_setup = solara.use_state(initial)
-    holder = solara.use_ref(None)
+    """The app solara serves: Mesa's model controller, the scenario and the model parameters
+    in the sidebar, the dashboard in the main area.
 
-    def choose(name: str) -> None:
-        if name == setup.scenario:
-            return
-        current = holder.current.peek() if holder.current is not None else None
-        seed = current.seed_text if current is not None else setup.seed
-        enterprises = current.enterprises.n if current is not None else setup.enterprises
-        if current is not None:
-            current.running = False  # a play loop still running stops after its next step
-        set_setup(Setup(name, seed, enterprises, setup.generation + 1))
+    The page's parameters (`params`: scenario, seed, enterprises and every lever) are the
+    keyword arguments of the next model: Mesa's Reset builds `VizModel(**params)`. Every
+    control shows its value in `params`, so what the page shows is what Reset runs; a value
+    that differs from the running model's is marked "Reset to apply"."""
+    initial = solara.use_memo(params_from_env, [])
+    params = solara.use_reactive(initial)
+    first = solara.use_memo(lambda: VizModel(**initial), [])
+    model = solara.use_reactive(first)
+    current = model.value
+    changes = pending_changes(params.value, current)
+    pending = {c.name: c for c in changes}
 
     solara.Style(CSS)
-    with solara.Sidebar():
-        ScenarioCard(setup.scenario, choose)
-    Viz(setup, holder).key(f"viz-{setup.generation}")
+    with solara.AppBar():
+        solara.AppBarTitle(TITLE)
+        solara.lab.ThemeToggle()
+    with solara.Sidebar(), solara.Column():
+        ScenarioCard(params, pending)
+        ControlsCard(model, params, bool(changes))
+        ParametersCard(params, pending)
+    Dashboard(current, changes)
+
+
+# ------------------------------------------------------------------------------ screenshot
+SCREENSHOT_VIEWPORT = {"width": 1600, "height": 1250}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+_MONTH_IS = "k => document.querySelector('.aiecosim-month')?.innerText.startsWith(`Month ${k} `)"
+_IMAGES_LOADED = (
+    "() => [...document.querySelectorAll('.aiecosim-panel img')]"
+    ".every(img => img.complete && img.naturalWidth > 0)"
+)
+
+
+class ScreenshotError(RuntimeError):
+    """The screenshot could not be taken (the message is one line)."""
+
+
+def take_screenshot(
+    url: str, path: Path, months: int, chromium: str, timeout_s: float = 60
+) -> None:
+    """Open the app at `url` in headless Chromium, press Step `months` times (each time waiting
+    for the page to show the new month), and save the page as PNG at `path`."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport=SCREENSHOT_VIEWPORT)
+                page.set_default_timeout(timeout_s * 1000)
+                page.goto(url)
+                page.locator(".aiecosim-month").wait_for()
+                step = page.get_by_role("button", name="Step")
+                for k in range(1, months + 1):
+                    step.click()
+                    page.wait_for_function(_MONTH_IS, arg=k)
+                page.wait_for_function(_IMAGES_LOADED)
+                page.wait_for_timeout(250)  # let the last images paint
+                page.screenshot(path=str(path))
+            finally:
+                browser.close()
+    except PlaywrightError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ScreenshotError(f"could not take the screenshot: {first}") from err
+
+
+def screenshot_app(server, sock, url: str, path: Path, months: int, chromium: str) -> None:
+    """Run the uvicorn `server` on `sock` in a thread, take the screenshot, stop the server."""
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="aiecosim-viz-server", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise ScreenshotError("could not take the screenshot: the server did not start")
+            time.sleep(0.05)
+        take_screenshot(url, path, months, chromium)
+    finally:
+        server.should_exit = True
+        stop_all_models()
+        thread.join(timeout=15)

@@ -759,19 +759,65 @@ def viz(
     enterprises: Annotated[
         int, typer.Option(help="Simulated enterprise cohorts the app opens with.")
     ] = 5000,
+    screenshot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Instead of serving: start the app on a free localhost port, step it --months "
+            "months in headless Chromium, save a PNG screenshot of the page here, and stop. "
+            "Needs Chromium (on the PATH, or $AIECOSIM_CHROMIUM) and playwright.",
+        ),
+    ] = None,
+    months: Annotated[
+        int, typer.Option(help="Months simulated before the --screenshot is taken.")
+    ] = 48,
 ) -> None:
     """Serve the browser visualiser: pick a scenario, move the levers, step or play month by
-    month (a Mesa SolaraViz app; open the address it prints)."""
+    month (a Mesa and solara app; open the address it prints)."""
     import errno
+    import importlib.util
     import os
     import socket
     import threading
     import time
 
     try:
-        load_config(scenario, overrides=[f"run.enterprises={enterprises}"])
+        cfg = load_config(scenario, overrides=[f"run.enterprises={enterprises}"])
     except ConfigError as err:
         fail(str(err))
+    chromium = None
+    if screenshot is not None:  # refuse bad input before anything starts
+        import shutil
+
+        if screenshot.is_dir():
+            fail(f"--screenshot {screenshot}: is a folder; give a file name ending in .png")
+        if screenshot.suffix.lower() != ".png":
+            fail(f"--screenshot {screenshot}: the file name must end in .png")
+        if not screenshot.parent.is_dir():
+            what = "is not a folder" if screenshot.parent.exists() else "does not exist"
+            fail(f"--screenshot {screenshot}: {screenshot.parent} {what}")
+        existed = screenshot.exists()
+        try:
+            with open(screenshot, "ab"):
+                pass
+        except OSError as err:
+            fail(f"--screenshot {screenshot}: cannot write there ({err.strerror or err})")
+        if not existed:
+            screenshot.unlink(missing_ok=True)
+        if not 1 <= months <= cfg.run.steps:
+            fail(f"--months {months}: must be in 1..{cfg.run.steps} (the run's length)")
+        named = os.environ.get("AIECOSIM_CHROMIUM")
+        names = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+        chromium = named or next(filter(None, map(shutil.which, names)), None)
+        if chromium is None:
+            fail(
+                "--screenshot needs Chromium and none was found: install it (apt-get install "
+                "chromium) or set AIECOSIM_CHROMIUM to its path"
+            )
+        if not (os.path.isfile(chromium) and os.access(chromium, os.X_OK)):
+            fail(f"AIECOSIM_CHROMIUM={chromium}: not an executable file")
+        if importlib.util.find_spec("playwright") is None:
+            fail("--screenshot needs playwright (a dev dependency: uv sync --group dev)")
+        host, port = "127.0.0.1", 0
     if not 0 <= port <= 65535:
         fail(f"--port {port}: must be in 0..65535")
     # Bind before the slow imports, so a taken port fails at once with one line.
@@ -836,6 +882,22 @@ def viz(
 
     # solara's note on cookies over plain http is for deployments behind a proxy, not for this.
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
+    if screenshot is not None:
+        from aiecosim.app import ScreenshotError, screenshot_app
+
+        console.print(
+            f"aiecosim viz: stepping {months} months at {url} in Chromium ...", highlight=False
+        )
+        try:
+            screenshot_app(server, sock, url, screenshot, months, chromium)
+        except ScreenshotError as err:
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(1) from None
+        console.print(f"aiecosim viz: wrote {screenshot}", highlight=False, soft_wrap=True)
+        return
+
     threading.Thread(target=announce, daemon=True).start()
     try:
         server.run(sockets=[sock])

@@ -1,9 +1,13 @@
 """The browser visualiser without a browser: the app's components rendered with solara's test
-renderer (reacton), its model factory, its charts, and `aiecosim viz` failing cleanly."""
+renderer (reacton), its model parameters, its charts, and `aiecosim viz` failing cleanly."""
 
 from __future__ import annotations
 
+import io
+import os
+import re
 import socket
+from pathlib import Path
 
 import ipyvuetify as v
 import ipywidgets
@@ -15,6 +19,7 @@ from aiecosim import app as viz
 from aiecosim.cli import app as cli
 from aiecosim.config import list_scenarios, load_config
 from aiecosim.model import AIEcosystemModel
+from PIL import Image
 from typer.testing import CliRunner
 
 LEVER_LABELS = {lever.label for lever in viz.LEVERS.values()}
@@ -46,6 +51,32 @@ def month_text(rc) -> str:
     return rc.find(v.Html, class_="aiecosim-month").widget.children[0]
 
 
+def details_text(rc) -> str:
+    return rc.find(v.Html, class_="aiecosim-details").widget.children[0]
+
+
+def levers_text(rc) -> str:
+    return rc.find(v.Html, class_="aiecosim-levers").widget.children[0]
+
+
+def slider(rc, name: str):
+    return rc.find(v.Slider, label=viz.LEVERS[name].label).widget
+
+
+def select_scenario(rc, name: str) -> None:
+    rc.find(v.Select, label="Scenario").widget.v_model = name
+
+
+def banner(rc) -> str | None:
+    """The text of the "Reset to apply" banner, None when there is none."""
+    found = rc.find(v.Alert, class_="aiecosim-pending-banner")
+    return found.widget.children[0] if found.widgets else None
+
+
+def pending_notes(rc) -> list[str]:
+    return [w.children[0] for w in rc.find(v.Html, class_="aiecosim-pending").widgets]
+
+
 def chart_images(rc) -> list[bytes]:
     return [bytes(w.value) for w in rc.find(ipywidgets.Image).widgets]
 
@@ -69,6 +100,8 @@ def test_controls_exist(viz_page):
     # every panel is there: six charts, the network, the firm table
     assert len(viz_page.find(ipywidgets.Image).widgets) == len(viz.PANELS) + 1
     assert "Open Source Builder 1" in firm_table(viz_page)
+    # nothing differs from the running model yet
+    assert banner(viz_page) is None and pending_notes(viz_page) == []
 
 
 def test_a_step_advances_the_month_and_the_panels_get_new_data(viz_page):
@@ -82,50 +115,133 @@ def test_a_step_advances_the_month_and_the_panels_get_new_data(viz_page):
     changed = sum(a != b for a, b in zip(before_images, after_images, strict=True))
     assert changed == len(after_images), "every chart is redrawn with the new month"
     assert firm_table(viz_page) != before_table  # customers and cash have moved
+    # the status line reports this month's redraw (the panels are drawn before it is written)
+    model = current_model(viz_page)
+    shown = re.search(r"last step (\d+) ms, redraw (\d+) ms", details_text(viz_page))
+    assert shown, details_text(viz_page)
+    assert int(shown[2]) == round(sum(model.render_seconds.values()) * 1000)
+    assert int(shown[1]) == round(model.last_step_seconds * 1000)
 
 
-def test_reset_builds_the_model_from_the_sliders(viz_page):
+def test_a_moved_slider_is_marked_until_reset_applies_it(viz_page):
     button(viz_page, "Step").click()
-    alpha = viz_page.find(v.Slider, label=viz.LEVERS["scale_alpha"].label).widget
-    alpha.v_model = 0.3
+    slider(viz_page, "scale_alpha").v_model = 0.3
     seed = viz_page.find(v.TextField, label="Random seed").widget
     seed.v_model = "11"
     seed.fire_event("keyup.enter", None)  # the seed box applies on Enter or on leaving it
+    # the running model is untouched, and the page says so
+    assert month_text(viz_page).startswith("Month 1 of 120")
+    assert "alpha 0.12 ·" in levers_text(viz_page)
+    text = banner(viz_page)
+    assert text.startswith("Reset to apply:")
+    assert "seed 11 (running: 3)" in text and "alpha 0.3 (running: 0.12)" in text
+    assert "running: 0.12 · Reset to apply" in pending_notes(viz_page)
+    assert "running: 3 · Reset to apply" in pending_notes(viz_page)
+
     button(viz_page, "Reset").click()
     assert month_text(viz_page).startswith("Month 0 of 120")
-    status = viz_page.find(v.Html, class_="aiecosim-month").widget
-    assert status.children[0].startswith("Month 0")
-    texts = [w.children[0] for w in viz_page.find(v.Html, tag="span").widgets if w.children]
-    assert any("alpha 0.3 ·" in t for t in texts)
-    assert any("baseline, seed 11" in t for t in texts)
+    assert "alpha 0.3 ·" in levers_text(viz_page)
+    assert details_text(viz_page).startswith("baseline, seed 11 · 600 enterprises")
+    assert banner(viz_page) is None and pending_notes(viz_page) == []
 
 
-def test_picking_a_scenario_starts_it_with_its_own_lever_values(viz_page):
+def test_a_scenario_switch_moves_every_slider_and_reset_runs_that_scenario(viz_page):
+    """The reported bug: after picking energy-crunch, Reset ran baseline while the picker and
+    the sliders showed energy-crunch."""
     button(viz_page, "Step").click()
-    viz_page.find(v.Select, label="Scenario").widget.v_model = "open-surge"
+    select_scenario(viz_page, "energy-crunch")
+    expected = viz.scenario_levers("energy-crunch")
+    cfg = load_config("energy-crunch")
+    for name, lever in viz.LEVERS.items():
+        assert slider(viz_page, name).v_model == pytest.approx(expected[name]), name
+        assert expected[name] == pytest.approx(viz.config_value(cfg, lever.path))
+    assert expected["energy_price_growth"] == pytest.approx(0.08)
+    # nothing applies before Reset: the old run goes on, marked as such
+    assert month_text(viz_page).startswith("Month 1 of 120")
+    assert details_text(viz_page).startswith("baseline, seed 3")
+    text = banner(viz_page)
+    assert "scenario energy-crunch (running: baseline)" in text
+    assert "energy price growth +8%/yr (running: +0%/yr)" in text
+    assert "running: baseline · Reset to apply" in pending_notes(viz_page)
+
+    button(viz_page, "Reset").click()
     assert month_text(viz_page).startswith("Month 0 of 120")
-    open_slider = viz_page.find(v.Slider, label=viz.LEVERS["open_efficiency"].label).widget
-    assert open_slider.v_model == pytest.approx(30.0)
-    texts = [w.children[0] for w in viz_page.find(v.Html, tag="span").widgets if w.children]
-    assert any(t.startswith("open-surge, seed 3 · 600 enterprises") for t in texts)
+    assert details_text(viz_page).startswith("energy-crunch, seed 3 · 600 enterprises")
+    assert "energy price growth +8%/yr" in levers_text(viz_page)
+    assert viz_page.find(v.Select, label="Scenario").widget.v_model == "energy-crunch"
+    assert banner(viz_page) is None
     button(viz_page, "Step").click()
     assert month_text(viz_page).startswith("Month 1 of 120")
 
 
-# ------------------------------------------------------------------------- model factory
-def test_model_params_start_at_the_scenarios_lever_values():
+def test_a_slider_moved_before_a_scenario_switch_takes_the_new_scenarios_value(viz_page):
+    """The reported bug: alpha showed 0.21 while the run used 0.12."""
+    slider(viz_page, "scale_alpha").v_model = 0.21
+    select_scenario(viz_page, "open-surge")
+    assert slider(viz_page, "scale_alpha").v_model == pytest.approx(
+        load_config("open-surge").capability.alpha
+    )
+    assert slider(viz_page, "open_efficiency").v_model == pytest.approx(30.0)
+    slider(viz_page, "switching_cost").v_model = 2.5  # a lever moved after the switch counts
+    button(viz_page, "Reset").click()
+    cfg = load_config("open-surge")
+    model = current_model(viz_page)
+    assert model.preset == "open-surge"
+    assert model.cfg.capability.alpha == pytest.approx(cfg.capability.alpha)
+    assert model.cfg.capability.open_distillation_multiplier == pytest.approx(30.0)
+    assert model.cfg.enterprises.switching_cost == pytest.approx(2.5)
+    assert model.enterprises.n == 600 and model.seed == 3  # seed and size carry over
+
+
+def test_every_scenario_puts_its_own_values_on_the_sliders(viz_page):
+    for scenario in list_scenarios():
+        select_scenario(viz_page, scenario)
+        cfg = load_config(scenario)
+        for name, lever in viz.LEVERS.items():
+            shown = slider(viz_page, name)
+            value = viz.config_value(cfg, lever.path)
+            assert shown.v_model == pytest.approx(value), (scenario, name)
+            assert shown.min <= shown.v_model <= shown.max
+
+
+def current_model(rc) -> viz.VizModel:
+    """The model the page shows: the one its header describes."""
+    details = details_text(rc)
+    models = [m for m in list(viz._LIVE_MODELS) if viz.status_details(m) == details]
+    assert models, details
+    return models[-1]
+
+
+# ------------------------------------------------------------------------- model parameters
+def test_scenario_params_are_the_scenarios_resolved_config():
     for scenario in ("baseline", "energy-crunch", "scaling-plateau", "funding-winter"):
-        params = viz.model_params(scenario, seed=5, enterprises=800)
+        params = viz.scenario_params(scenario, seed=5, enterprises=800)
         cfg = load_config(scenario)
         assert params["scenario_name"] == scenario
-        assert params["enterprises"].value == 800
-        assert params["seed"]["value"] == "5"
+        assert params["enterprises"] == 800 and params["seed"] == "5"
         for name, lever in viz.LEVERS.items():
-            slider = params[name]
-            assert slider.value == pytest.approx(viz.config_value(cfg, lever.path))
-            assert slider.min <= slider.value <= slider.max
-    assert viz.model_params("scaling-plateau")["scale_alpha"].value == pytest.approx(0.3)
-    assert viz.model_params("energy-crunch")["energy_price_growth"].value == pytest.approx(0.08)
+            assert params[name] == pytest.approx(viz.config_value(cfg, lever.path))
+        # what Reset builds from them runs exactly that config
+        model = viz.VizModel(**{**params, "enterprises": 300})
+        assert viz.pending_changes({**params, "enterprises": 300}, model) == []
+    assert viz.scenario_params("scaling-plateau")["scale_alpha"] == pytest.approx(0.3)
+
+
+def test_pending_changes_name_each_difference_and_ignore_rounding():
+    model = viz.VizModel(scenario_name="baseline", seed="3", enterprises=300)
+    params = viz.running_params(model)
+    assert viz.pending_changes(params, model) == []
+    # what a browser sends back for unchanged values is not a change
+    same = {**params, "scale_alpha": 0.12000000000000001, "seed": "03"}
+    same["investor_patience_months"] = int(params["investor_patience_months"])
+    assert viz.pending_changes(same, model) == []
+    moved = {**params, "scale_alpha": 0.3, "energy_price_growth": 0.05, "scenario_name": "lock-in"}
+    changes = viz.pending_changes(moved, model)
+    assert [c.name for c in changes] == ["scenario_name", "energy_price_growth", "scale_alpha"]
+    assert viz.pending_text(changes) == (
+        "Reset to apply: scenario lock-in (running: baseline) · "
+        "energy price growth +5%/yr (running: +0%/yr) · alpha 0.3 (running: 0.12)"
+    )
 
 
 def test_viz_model_builds_its_config_from_scenario_and_levers():
@@ -140,6 +256,10 @@ def test_viz_model_builds_its_config_from_scenario_and_levers():
     assert cfg.enterprises.switching_cost == pytest.approx(5.0)  # the scenario's, untouched
     assert model.seed == 7
     assert viz.parse_seed(" 12 ") == 12 and viz.parse_seed("abc") == viz.parse_seed("abc")
+    # integer slider values go into the config's float fields
+    model = viz.VizModel(enterprises=300, hardware_doubling_months=30, investor_patience_months=60)
+    assert model.cfg.compute.price_performance_doubling_months == 30.0
+    assert model.cfg.investors.patience_months == 60.0
 
 
 def test_the_visualiser_leaves_the_simulation_as_it_is():
@@ -156,18 +276,72 @@ def test_the_visualiser_leaves_the_simulation_as_it_is():
 
 
 # ------------------------------------------------------------------------- charts
+ALL_PANELS = (*viz.PANELS, viz.NETWORK_PANEL)
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
 def test_charts_are_built_once_per_model_and_redrawn_each_month():
     model = viz.VizModel(enterprises=600)
-    pngs = {spec.key: viz.render_panel(spec, model) for spec in (*viz.PANELS, viz.NETWORK_PANEL)}
+    drawn = {spec.key: viz.render_panel(spec, model) for spec in ALL_PANELS}
     charts = dict(model._viz_charts)
     view = viz.network_view(model)
     model.step()
-    for spec in (*viz.PANELS, viz.NETWORK_PANEL):
-        png = viz.render_panel(spec, model)
-        assert png.startswith(b"\x89PNG") and png != pngs[spec.key], spec.key
+    for spec in ALL_PANELS:
+        now = viz.render_panel(spec, model)
+        assert now.png.startswith(b"\x89PNG") and now.png != drawn[spec.key].png, spec.key
         assert model._viz_charts[spec.key] is charts[spec.key]  # updated in place
         assert model.render_seconds[spec.key] > 0
     assert viz.network_view(model) is view  # layout computed once
+
+
+def test_a_month_redraws_only_what_moved_and_looks_as_if_drawn_afresh():
+    """Blitting: over two years each chart's frame (axes, ticks, labels) is drawn again only
+    the few times its axis range moves, and the picture after any month equals the one a new
+    chart draws from scratch for that month."""
+    model = viz.VizModel(enterprises=800, seed=2)
+    for spec in ALL_PANELS:
+        viz.render_panel(spec, model)
+    for month in range(1, 25):
+        model.step()
+        for spec in ALL_PANELS:
+            drawn = viz.render_panel(spec, model)
+            if month in (1, 7, 24):
+                fresh, _ = spec.chart(model).render(model)
+                np.testing.assert_array_equal(pixels(drawn.png), pixels(fresh), spec.key)
+    frames = {key: chart.frames_drawn for key, chart in model._viz_charts.items()}
+    assert frames["network"] == 1 and frames["revenue"] <= 2 and frames["adoption"] <= 2
+    assert sum(frames.values()) <= 7 * 2 + 24, frames  # most months redraw no frame at all
+
+
+def test_axis_ranges_are_round_and_only_widen():
+    assert viz._round_up(0.93) == 1.0 and viz._round_up(1.01) == 1.5 and viz._round_up(4.1) == 5
+    assert viz._round_down(0.93) == 0.8 and viz._round_down(57) == 50
+    assert viz._round_up(130, viz.LOG_STEPS) == 200 and viz._round_down(45, viz.LOG_STEPS) == 20
+    model = viz.VizModel(enterprises=600)
+    viz.render_panel(viz.PANELS[5], model)
+    chart = model._viz_charts["capex"]
+    tops = []
+    for _ in range(12):
+        model.step()
+        viz.render_panel(viz.PANELS[5], model)
+        tops.append(chart.ax.get_ylim()[1])
+        values = viz.history(model)["cum_ai_capex_usd"] / 1e9
+        assert values.max() <= tops[-1]
+    assert tops == sorted(tops)
+
+
+def test_legends_carry_the_months_values_as_html():
+    model = viz.VizModel(enterprises=600)
+    assert "Frontier labs</span>" in viz.render_panel(viz.PANELS[0], model).legend
+    model.step()
+    legend = viz.render_panel(viz.PANELS[1], model).legend
+    assert legend.startswith("<div class='aiecosim-legend'>")
+    assert legend.count("<svg") == 3 and "/Mtok" in legend and "/GPU-h" in legend
+    network = viz.render_panel(viz.NETWORK_PANEL, model).legend
+    assert network.count("<circle") == 4 and "No AI" in network
 
 
 def test_network_sample_is_small_and_coloured_by_provider():
@@ -222,3 +396,44 @@ def test_viz_rejects_bad_input_with_exit_2():
         result = runner.invoke(cli, ["viz", *args])
         assert result.exit_code == 2, result.output
         assert message in result.output and "Traceback" not in result.output
+
+
+def assert_one_line_exit_2(args: list[str], message: str, env: dict | None = None) -> None:
+    result = runner.invoke(cli, ["viz", *args], env=env)
+    assert result.exit_code == 2, result.output
+    assert message in result.output, result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_viz_screenshot_refuses_a_bad_path_in_one_line(tmp_path):
+    existing = tmp_path / "old.png"
+    existing.write_bytes(b"keep me")
+    for args, message in (
+        ([str(tmp_path)], "is a folder"),
+        ([str(tmp_path / "shot.jpeg")], "must end in .png"),
+        ([str(tmp_path / "no-such-folder" / "shot.png")], "does not exist"),
+        ([str(existing / "shot.png")], "old.png is not a folder"),
+        ([str(tmp_path / "shot.png"), "--months", "0"], "--months 0: must be in 1..120"),
+        ([str(tmp_path / "shot.png"), "--months", "121"], "must be in 1..120"),
+    ):
+        assert_one_line_exit_2(["--screenshot", *args], message)
+    assert existing.read_bytes() == b"keep me"  # probing a path writes nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.png"]
+
+
+@pytest.mark.skipif(
+    not Path("/sys").is_dir() or os.access("/sys/aiecosim-test.png", os.F_OK),
+    reason="needs /sys, where nobody may create files",
+)
+def test_viz_screenshot_refuses_an_unwritable_path():
+    assert_one_line_exit_2(["--screenshot", "/sys/aiecosim-test.png"], "cannot write there")
+
+
+def test_viz_screenshot_without_chromium_says_so(tmp_path, monkeypatch):
+    target = str(tmp_path / "shot.png")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on the PATH
+    monkeypatch.delenv("AIECOSIM_CHROMIUM", raising=False)
+    assert_one_line_exit_2(["--screenshot", target], "needs Chromium and none was found")
+    monkeypatch.setenv("AIECOSIM_CHROMIUM", str(tmp_path / "not-there"))
+    assert_one_line_exit_2(["--screenshot", target], "not an executable file")
