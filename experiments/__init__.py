@@ -4,6 +4,14 @@
 >>> runs, monthly = load_results("sweeps/which-strategy-survives")
 """
 
-from aiecosim.experiments.store import load_results
-
 __all__ = ["load_results"]
+
+
+def __getattr__(name: str):
+    # imported on first use, so that reading the package's data (the scenario list) or
+    # `aiecosim --help` does not load pandas and pyarrow
+    if name == "load_results":
+        from aiecosim.experiments.store import load_results
+
+        return load_results
+    raise AttributeError(f"module 'aiecosim.experiments' has no attribute {name!r}")

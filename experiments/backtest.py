@@ -205,6 +205,7 @@ def backtest(
     config: SimConfig | None = None,
     observed: pd.DataFrame | None = None,
     workers: int = 1,
+    progress=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Run the January 2023 world once per seed and compare it with the observed points.
 
@@ -216,7 +217,7 @@ def backtest(
     config = config or load_config(SCENARIO)
     observed = observed if observed is not None else load_observed()
     tasks = [(config.model_dump_json(), int(s)) for s in seeds]
-    paths = pd.concat(parallel_map(_paths, tasks, workers), ignore_index=True)
+    paths = pd.concat(parallel_map(_paths, tasks, workers, progress), ignore_index=True)
     points = compare(paths, observed)
     return points, series_table(points), paths
 

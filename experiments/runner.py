@@ -171,13 +171,28 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
-def parallel_map(function: Callable[[object], object], tasks: list, workers: int) -> list:
-    """`function` over `tasks` in order, on a spawn process pool when `workers` > 1. Each
-    result depends only on its task, so the list is the same for any worker count."""
-    if workers <= 1 or len(tasks) <= 1:
-        return [function(t) for t in tasks]
-    with _pool(min(workers, len(tasks))) as pool:
-        return list(pool.map(function, tasks))
+def parallel_map(
+    function: Callable[[object], object],
+    tasks: list,
+    workers: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> list:
+    """`function` over `tasks` in order, on a spawn process pool when `workers` > 1, calling
+    `progress(done, total)` as each finishes. Each result depends only on its task, so the list
+    is the same for any worker count."""
+    total = len(tasks)
+    tick = progress or (lambda done, total: None)
+    if workers <= 1 or total <= 1:
+        results = []
+        for task in tasks:
+            results.append(function(task))
+            tick(len(results), total)
+        return results
+    with _pool(min(workers, total)) as pool:
+        futures = [pool.submit(function, t) for t in tasks]
+        for done, _ in enumerate(as_completed(futures), start=1):
+            tick(done, total)
+        return [f.result() for f in futures]
 
 
 def local_backend(workers: int) -> Callable[[list[dict]], Iterator[dict]]:

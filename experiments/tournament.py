@@ -113,10 +113,13 @@ def play_pair(task: dict) -> dict:
     }
 
 
-def play(tournament: Tournament, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+def play(
+    tournament: Tournament, workers: int = 1, progress=None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every pair over every replicate. Returns (invasion table, one row per run); the same
-    for any worker count, since each run depends only on its pair and seed."""
-    runs = pd.DataFrame(parallel_map(play_pair, tournament.tasks(), workers))
+    for any worker count, since each run depends only on its pair and seed. `progress(done,
+    total)` is called as runs finish."""
+    runs = pd.DataFrame(parallel_map(play_pair, tournament.tasks(), workers, progress))
     return invasion_table(runs, tournament.strategies), runs
 
 

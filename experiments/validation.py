@@ -352,6 +352,7 @@ def validate(
     workers: int = 1,
     config: SimConfig | None = None,
     facts: Sequence[str] | None = None,
+    progress=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run `scenario` once per seed and judge each fact's mean against its band.
 
@@ -363,7 +364,7 @@ def validate(
     keys = tuple(f.key for f in chosen)
     config = config or load_config(scenario, overrides=list(overrides))
     tasks = [(config.model_dump_json(), int(s), keys) for s in seeds]
-    rows = parallel_map(_measure_seed, tasks, workers)
+    rows = parallel_map(_measure_seed, tasks, workers, progress)
     per_run = pd.DataFrame(rows, columns=list(keys))
     per_run.insert(0, "seed", [int(s) for s in seeds])
     return fact_table(per_run, chosen), per_run

@@ -5,17 +5,17 @@
 >>> result.model[["date", "share_revenue_frontier_lab"]].tail()
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("aiecosim")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
-
 __all__ = ["__version__", "simulate", "AIEcosystemModel", "SimConfig", "load_config"]
 
 
 def __getattr__(name: str):
+    if name == "__version__":  # read from the installed metadata on first use (50 ms)
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("aiecosim")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            return "0.0.0"
     # Imported lazily so that `import aiecosim.agents.strategy` does not pull in the model
     # (and the model's imports do not loop back through this package).
     if name == "simulate":

@@ -273,6 +273,38 @@ def sweep_throughput(workers: int, runs: int) -> dict:
     }
 
 
+def _wall_seconds(argv: list[str], repeats: int, cwd: str | None = None) -> float:
+    """Median wall-clock seconds of a fresh process running `argv`."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True, cwd=cwd)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def cli_seconds(repeats: int = 3) -> dict:
+    """What a user waits for at the command line, each in a fresh process: `aiecosim --help`;
+    the import floor (`python -c "import aiecosim.model"`, what any run must load); and
+    `aiecosim run` of the baseline end to end, with and without its report, measured in the
+    same session so that the floor and the run see the same machine."""
+    import tempfile
+
+    exe = [sys.executable, "-m", "aiecosim.cli"]
+    with tempfile.TemporaryDirectory() as tmp:
+        help_s = _wall_seconds([*exe, "--help"], repeats)
+        floor = _wall_seconds([sys.executable, "-c", "import aiecosim.model"], repeats)
+        run_report = _wall_seconds([*exe, "run"], repeats, cwd=tmp)  # a fresh folder each
+        run_plain = _wall_seconds([*exe, "run", "--no-report"], repeats, cwd=tmp)
+    return {
+        "help_seconds": help_s,
+        "import_floor_seconds": floor,
+        "run_seconds": run_report,
+        "run_no_report_seconds": run_plain,
+        "run_over_floor_seconds": run_report - floor,
+    }
+
+
 def machine() -> dict:
     return {
         "python": platform.python_version(),
@@ -298,6 +330,8 @@ def run_benchmarks(quick: bool = False, progress=print, workers: tuple[int, ...]
         "ms_per_step": per_agent,
         "speedup": per_agent / results["decision_1m_edges"]["ms_per_step"],
     }
+    progress("command line ...")
+    results["cli"] = cli_seconds(2 if quick else 3)
     progress("price solve ...")
     results["prices"] = price_solve_ms(5_000)
     progress("full runs ...")

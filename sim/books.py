@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 from aiecosim.agents.strategy import ARCHETYPES
+from aiecosim.errors import BooksError
 
 UNDEFINED_WHEN_EMPTY = {
     "open_lag_months",  # no open-weights model
@@ -36,10 +37,6 @@ UNDEFINED_WHEN_EMPTY = {
     "investor_disagreement",
     "dc_grid_share",  # no electricity served
 }
-
-
-class BooksError(RuntimeError):
-    """The model's accounts do not balance: a bug, never bad input."""
 
 
 def _close(a: float, b: float, scale: float = 1.0) -> bool:

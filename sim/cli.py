@@ -4,24 +4,96 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from aiecosim.books import BooksError
-from aiecosim.config import ConfigError, SimConfig, list_scenarios, load_config
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from aiecosim.errors import BooksError, ConfigError
+
+if TYPE_CHECKING:  # the schema is imported when a command needs it, not for --help
+    from aiecosim.config import SimConfig
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # help text is plain: "[all cores]" is shown, not read as markup
     help="Simulate competition between AI strategies: frontier labs, integrated giants and "
     "open-source builders, in compute and energy markets, funded by investors.",
 )
-console = Console()
-err_console = Console(stderr=True)
+
+
+class _LazyConsole:
+    """A rich Console made on first use: `aiecosim --help` does not pay for importing rich."""
+
+    def __init__(self, **options):
+        self._options, self._console = options, None
+
+    def get(self):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str):
+        return getattr(self.get(), name)
+
+
+def Table(*args, **kwargs):  # noqa: N802 (stands in for rich's class, imported on first use)
+    from rich.table import Table as RichTable
+
+    return RichTable(*args, **kwargs)
+
+
+def escape(text: str) -> str:
+    """User text printed as written, not read as Rich markup."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+console = _LazyConsole()
+err_console = _LazyConsole(stderr=True)
+
+
+class _Progress:
+    """A bar with the count of finished runs, the time spent and the time left, shown only
+    once the work has started (a refusal before it leaves no bar behind)."""
+
+    def __init__(self, description: str):
+        self.description, self._bar, self._task = description, None, None
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
+                console=err_console.get(),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.description, total=total)
+        self._bar.update(self._task, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
 
 def _print_version(value: bool) -> None:
@@ -64,6 +136,8 @@ def resolve_config(
 ) -> SimConfig:
     """The validated config of a command's --scenario, --config, --set, --steps and
     --enterprises (the flags win), or one line and exit status 2."""
+    from aiecosim.config import load_config
+
     overrides = list(overrides or [])
     if steps is not None:
         overrides.append(f"run.steps={steps}")
@@ -78,6 +152,8 @@ def resolve_config(
 @app.command()
 def scenarios() -> None:
     """List the scenario presets with a one-line description each."""
+    from aiecosim.errors import list_scenarios
+
     table = Table(show_header=True, header_style="bold")
     table.add_column("scenario")
     table.add_column("description")
@@ -114,6 +190,32 @@ def run(
     run.json, provenance.json and report.png. Never writes into a folder that holds anything but
     an earlier run, and replaces an earlier run only with --force; without --out each run gets a
     fresh folder (runs/<scenario>-<seed>, then -2, -3, ...)."""
+    # The report is drawn by a second process, started now so that its imports (matplotlib,
+    # pandas) overlap with this one's and with the simulation.
+    drawer = _start_report_drawer() if report else None
+    try:
+        _run(scenario, config, set_, seed, steps, enterprises, out, check, force, drawer)
+    finally:
+        if drawer is not None and drawer.poll() is None:
+            drawer.kill()
+            drawer.wait()
+
+
+def _start_report_drawer():
+    import subprocess
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "aiecosim.report"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, drawer) -> None:
+    import json
+
     from aiecosim.outputs import (
         NumericalError,
         OutputFolderError,
@@ -163,16 +265,28 @@ def run(
             )
             raise typer.Exit(1) from None
     try:
-        write_run(result, out_dir, figure=report, replace=force)
+        write_run(result, out_dir, figure=False, replace=force)
     except OutputFolderError as err:  # the folder changed while the run was simulated
         fail(f"--out {err}")
     except OSError as err:
         fail(f"cannot write to {str(out_dir)!r}: {err.strerror or err}")
-    print_summary(result.summary)
+    if drawer is not None:
+        title = f"aiecosim: {cfg.scenario.name}, seed {seed}"
+        drawer.stdin.write(json.dumps({"folder": str(out_dir), "title": title}) + "\n")
+        drawer.stdin.close()
+    print_summary(result.summary)  # while the report is drawn
+    if drawer is not None and drawer.wait() != 0:
+        why = (drawer.stderr.read().strip().splitlines() or ["no message"])[-1]
+        err_console.print(
+            f"[bold red]report.png could not be drawn:[/] {escape(why)}; the tables are written",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     console.print(
         f"wrote {out_dir}/ (model.parquet, firms.parquet, strategies.parquet, run.json, "
         "provenance.json"
-        f"{', report.png' if report else ''})"
+        f"{', report.png' if drawer is not None else ''})"
     )
 
 
@@ -419,12 +533,13 @@ def validate(
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"--out {str(out_dir)!r} exists and is not a folder")
     seed_list = list(range(1, seeds + 1))
-    with console.status(f"running {scenario} over {seeds} seeds"):
+    with _Progress(f"{scenario}: runs") as progress:
         table, per_run = run_validation(
             seed_list,
             config=cfg,
             workers=min(seeds, workers or os.cpu_count() or 1),
             facts=fact,
+            progress=progress,
         )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -508,8 +623,8 @@ def backtest(
         fail(f"--out {str(out)!r} exists and is not a folder")
     seed_list = list(range(1, seeds + 1))
     n_workers = min(seeds, workers or os.cpu_count() or 1)
-    with console.status(f"backtest: {scenario} over {seeds} seeds on {n_workers} workers"):
-        points, series, paths = bt.backtest(seed_list, cfg, points_observed, n_workers)
+    with _Progress(f"backtest {scenario}: runs") as progress:
+        points, series, paths = bt.backtest(seed_list, cfg, points_observed, n_workers, progress)
     try:
         out.mkdir(parents=True, exist_ok=True)
         provenance.write(
@@ -638,11 +753,13 @@ def tournament(
         fail(f"--out {str(out_dir)!r} exists and is not a folder")
     pairs = len(spec.strategies) ** 2
     n_workers = min(pairs * seeds, workers or os.cpu_count() or 1)
-    with console.status(f"{pairs} pairs x {seeds} seeds in {scenario} on {n_workers} workers"):
-        table, runs = play_tournament(spec, n_workers)
+    with _Progress(f"{pairs} pairs x {seeds} seeds, {n_workers} workers") as progress:
+        table, runs = play_tournament(spec, n_workers, progress)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         # the world the pairs play in (each pair then sets its own residents and newcomer)
+        from aiecosim.config import load_config
+
         world = load_config(spec.scenario, spec.config_file, spec.overrides)
         provenance.write(out_dir, "tournament", world, spec=asdict(spec))
         atomic_write(out_dir / "invasion.csv", lambda p: table.to_csv(p, index=False))
@@ -730,6 +847,14 @@ def bench(
             f"full run (120 months), {r['enterprises']:,} enterprises", f"{r['seconds']:.2f} s"
         )
     table.add_row("time exponent in enterprises", f"{results['time_exponent']:.2f}")
+    c = results["cli"]
+    table.add_row("aiecosim --help", f"{c['help_seconds']:.2f} s")
+    table.add_row("import floor (import aiecosim.model)", f"{c['import_floor_seconds']:.2f} s")
+    table.add_row(
+        "aiecosim run, end to end with report",
+        f"{c['run_seconds']:.2f} s (floor + {c['run_over_floor_seconds']:.2f} s)",
+    )
+    table.add_row("aiecosim run --no-report", f"{c['run_no_report_seconds']:.2f} s")
     table.add_row("set-up at 50,000 enterprises", f"{results['setup_50k_seconds']:.2f} s")
     for n, mib in results["peak_memory_mib"].items():
         table.add_row(f"peak memory, {int(n):,} enterprises", f"{mib:.0f} MiB")
@@ -779,6 +904,8 @@ def viz(
     import socket
     import threading
     import time
+
+    from aiecosim.config import load_config
 
     try:
         cfg = load_config(scenario, overrides=[f"run.enterprises={enterprises}"])

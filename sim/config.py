@@ -14,18 +14,13 @@ import difflib
 import math
 import re
 import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from aiecosim.agents.strategy import ARCHETYPES, PRESETS, Strategy
 from aiecosim.bounds import real_numbers
+from aiecosim.errors import ConfigError, list_scenarios, scenario_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-
-class ConfigError(ValueError):
-    """Bad user input: the message is one line fit to show as it is."""
-
 
 EARLIEST_START = dt.date(1950, 1, 1)
 LATEST_START = dt.date(2200, 1, 1)
@@ -562,20 +557,6 @@ def _unknown(path: str, value: object, allowed) -> str:
     close = difflib.get_close_matches(str(value), allowed, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"{path}: unknown value {value!r}{hint}; allowed: {', '.join(allowed)}"
-
-
-def scenario_dir():
-    return resources.files("aiecosim.experiments") / "scenarios"
-
-
-def list_scenarios() -> dict[str, str]:
-    """Scenario name -> one-line description, from the shipped TOML files."""
-    out = {}
-    for entry in sorted(scenario_dir().iterdir(), key=lambda p: p.name):
-        if entry.name.endswith(".toml"):
-            data = tomllib.loads(entry.read_text())
-            out[entry.name[:-5]] = data.get("scenario", {}).get("description", "")
-    return out
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -133,3 +133,27 @@ def test_bad_market_core_parameters_exit_2_with_one_line(tmp_path, args, toml, e
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_the_command_line_loads_no_model_code_until_a_command_needs_it():
+    """`aiecosim --help` and `aiecosim scenarios` answer without loading numpy, pandas,
+    pydantic, matplotlib or mesa: what the user waits for is the interpreter and typer."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.argv = ['aiecosim', '--help']\n"
+        "from aiecosim.cli import app\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('numpy', 'pandas', 'pydantic', 'matplotlib', 'mesa', 'rich.table')"
+        " if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in out.stdout, out.stdout[-300:]
+
+
+def test_help_shows_defaults_and_bracketed_notes():
+    result = runner.invoke(app, ["validate", "--help"])
+    assert "[default: 10]" in result.output
+    assert "[all cores]" in result.output and "[validation/<scenario>]" in result.output
