@@ -1,7 +1,10 @@
 """Experiments over the model: specs, designs, the sweep runner, its results store and analysis.
 
 >>> from aiecosim.experiments import load_results
->>> runs, monthly = load_results("sweeps/which-strategy-survives")
+>>> runs, monthly = load_results("sweeps/which-strategy-survives")  # wide: a row per run
+>>> runs, monthly = load_results("sweeps/which-strategy-survives", tidy=True)  # a value a row
+>>> runs.attrs["units"]["cum_profit_usd"]
+'USD'
 """
 
 __all__ = ["load_results"]

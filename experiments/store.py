@@ -556,10 +556,230 @@ def read_results(root: str | Path) -> LoadedResults:
     )
 
 
-def load_results(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A results folder as two DataFrames: runs (one row per finished run: point, replicate,
-    seed, parameters, summary outputs) and monthly (the runs' monthly tables). Damaged runs
-    are left out with a warning (`read_results` lists them)."""
+# ---------------------------------------------------------------------------- load_results
+#: Units of a sweep's per-run measures (the summary columns, the archetype or strategy taken
+#: out of the name). Bools count as 0/1 in the tidy form.
+SUMMARY_UNITS: dict[str, str] = {
+    "alive": "firms",
+    "survivors": "firms",
+    "survived": "–",
+    "final_share": "fraction",
+    "cum_profit_usd": "USD",
+    "firm_survival": "fraction",
+    "started_strategy": "firms",
+    "alive_strategy": "firms",
+    "consumer_surplus_usd": "USD per month",
+    "consumer_surplus_usd_total": "USD",
+    "hhi_revenue": "0–10,000",
+    "open_lag_months": "months",
+    "adoption_rate": "fraction",
+    "adopters_positive_roi_share": "fraction",
+    "dc_grid_share": "fraction",
+    "token_price_usd_per_mtok": "USD per million tokens",
+    "sentiment_min": "index",
+    "corrections": "months",
+    "exits": "firms",
+    "entrants": "firms",
+}
+
+#: Units of the monthly measures: the model table's columns, as docs/outputs.md gives them
+#: (`<size>` for the enterprise size class; the archetype is taken out of the name).
+MONTHLY_UNITS: dict[str, str] = {
+    "share_revenue": "fraction",
+    "share_customers": "fraction",
+    "alive": "firms",
+    "n_firms_alive": "firms",
+    "hhi_revenue": "0–10,000",
+    "frontier_capability": "index 0–100",
+    "best_open_capability": "index 0–100",
+    "open_lag_months": "months",
+    "frontier_training_flop": "FLOP",
+    "token_price_usd_per_mtok": "USD per million tokens",
+    "compute_price_usd_per_gpu_hour": "USD per H100e-hour",
+    "energy_price_usd_per_mwh": "USD per MWh",
+    "compute_utilisation": "fraction",
+    "installed_gpus_h100e": "H100e",
+    "usable_gpus_h100e": "H100e",
+    "dc_energy_twh_per_year": "TWh per year",
+    "dc_grid_share": "fraction",
+    "grid_demand_twh_per_year": "TWh per year",
+    "adoption_rate": "fraction",
+    "adoption_rate_<size>": "fraction",
+    "spend_usd_<size>": "USD per month",
+    "customer_share_<size>": "fraction",
+    "unserved_mtok": "Mtok per month",
+    "customers_turned_away": "enterprise cohorts",
+    "adopters_positive_roi_share": "fraction",
+    "churn_rate": "fraction per month",
+    "switch_rate": "fraction per month",
+    "provider_churn_rate": "fraction per month",
+    "cum_ai_capex_usd": "USD",
+    "cum_ai_revenue_usd": "USD",
+    "ai_revenue_usd_per_year": "USD per year",
+    "required_revenue_usd_per_year": "USD per year",
+    "investor_capital_usd": "USD",
+    "investor_stakes_usd": "USD",
+    "investor_return": "fraction per month",
+    "revenue_multiple": "valuation ÷ annual revenue",
+    "funding_usd": "USD",
+    "parent_transfers_usd": "USD",
+    "sentiment": "index",
+    "investor_thesis_mean": "0–1",
+    "investor_disagreement": "0–0.5",
+    "correction": "–",
+    "entrants": "firms",
+    "exits": "firms",
+    "profit_usd": "USD per month",
+    "cloud_revenue_usd": "USD per month",
+    "cloud_profit_usd": "USD per month",
+    "cloud_cash_usd": "USD",
+    "energy_revenue_usd": "USD per month",
+    "energy_profit_usd": "USD per month",
+    "energy_cash_usd": "USD",
+    "consumer_surplus_usd": "USD per month",
+}
+
+#: Per-run outcomes that are not numbers: in the tidy runs table they stay columns of the run
+#: (next to its parameters), not measures.
+RUN_OUTCOMES = ("winner_archetype", "winner_strategy", "profit_winner_archetype", "exit_months")
+RUN_KEYS = ("run", "point", "replicate", "seed")
+_SIZE = re.compile(r"_(small|medium|large)$")
+_ARCHETYPE_IN_NAME = re.compile(r"_(" + "|".join(ARCHETYPES) + r")(?=_|$)")
+
+
+def parse_exit_months(value) -> list[int]:
+    """A stored `exit_months` cell ("61,69,48" or "") as a list of ints (in the order of the
+    firms' creation); a list already parsed is returned as ints."""
+    if isinstance(value, list | tuple) or hasattr(value, "tolist"):
+        return [int(v) for v in list(value)]
+    if value is None or (isinstance(value, float) and value != value):
+        return []
+    return [int(v) for v in str(value).split(",") if v.strip()]
+
+
+def split_measure(column: str) -> tuple[str, str | None, str | None]:
+    """(measure, archetype, strategy) of a wide column: `survived_frontier_lab` ->
+    (`survived`, `frontier_lab`, None); `token_price_frontier_lab_usd_per_mtok` ->
+    (`token_price_usd_per_mtok`, `frontier_lab`, None); `alive_strategy__lean` ->
+    (`alive_strategy`, None, `lean`); `hhi_revenue` -> (`hhi_revenue`, None, None)."""
+    if "_strategy__" in column:
+        measure, _, strategy = column.partition("__")
+        return measure, None, strategy
+    m = _ARCHETYPE_IN_NAME.search(column)
+    if m is None:
+        return column, None, None
+    return column[: m.start()] + column[m.end() :], m.group(1), None
+
+
+def measure_unit(measure: str, monthly: bool) -> str:
+    """The unit of a measure (`""` when unknown)."""
+    table = MONTHLY_UNITS if monthly else SUMMARY_UNITS
+    if measure in table:
+        return table[measure]
+    generic = _SIZE.sub("_<size>", measure)
+    if generic in table:
+        return table[generic]
+    return (SUMMARY_UNITS if monthly else MONTHLY_UNITS).get(measure, "")
+
+
+def _spec_of(root: str | Path) -> ExperimentSpec | None:
+    try:
+        store = ResultsStore(root)
+        return store.read_spec(store.read_manifest())
+    except StoreError:
+        return None
+
+
+def typed_parameters(frame: pd.DataFrame, params: list[str]) -> pd.DataFrame:
+    """Levers whose config field is an integer (the schema says so, `lever_type`) as int64
+    when every value is whole (a store written before levers were rounded may hold 24.0);
+    other levers keep the type they were stored with."""
+    from aiecosim.experiments.design import lever_type
+
+    for name in params:
+        if name not in frame.columns or lever_type(name) is not int:
+            continue
+        values = pd.to_numeric(frame[name], errors="coerce")
+        if values.notna().all() and (values % 1 == 0).all():
+            frame[name] = values.astype("int64")
+    return frame
+
+
+def _strategy_archetypes(spec: ExperimentSpec | None) -> dict[str, str]:
+    """Strategy name -> archetype, from the sweep's base config (presets and variants)."""
+    if spec is None:
+        return {}
+    try:
+        return {n: s.archetype for n, s in base_config(spec).strategy_table().items()}
+    except Exception:  # a config that no longer loads: strategies keep no archetype
+        return {}
+
+
+def tidy_runs(
+    runs: pd.DataFrame, params: list[str], strategy_archetypes: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """The wide runs table as one row per (run, archetype or strategy, measure): columns run,
+    point, replicate, seed, the parameters, the run's non-numeric outcomes (winner_archetype,
+    winner_strategy, profit_winner_archetype, exit_months), then archetype, strategy, measure
+    and value (float; bools as 0/1). Units in ``attrs["units"]``."""
+    ids = [c for c in (*RUN_KEYS, *params, *RUN_OUTCOMES) if c in runs.columns]
+    measures = [c for c in runs.columns if c not in ids]
+    long = runs[ids + measures].melt(
+        id_vars=ids, value_vars=measures, var_name="column", value_name="value"
+    )
+    return _finish_tidy(long, strategy_archetypes or {}, monthly=False)
+
+
+def tidy_monthly(monthly: pd.DataFrame, runs: pd.DataFrame, params: list[str]) -> pd.DataFrame:
+    """The monthly tables as one row per (run, month, archetype, measure): columns run,
+    point, replicate, seed, month, date, the run's parameters, archetype, measure and value
+    (float; bools as 0/1). Units in ``attrs["units"]``."""
+    keys = [c for c in (*RUN_KEYS, "month", "date") if c in monthly.columns]
+    measures = [c for c in monthly.columns if c not in keys and c not in params]
+    long = monthly[keys + measures].melt(
+        id_vars=keys, value_vars=measures, var_name="column", value_name="value"
+    )
+    joined = [p for p in params if p in runs.columns]
+    if joined:
+        long = long.merge(runs[["run", *joined]], on="run", how="left")
+        long = long[[*keys, *joined, "column", "value"]]
+    return _finish_tidy(long, {}, monthly=True)
+
+
+def _finish_tidy(long: pd.DataFrame, archetypes: dict[str, str], monthly: bool) -> pd.DataFrame:
+    columns = long["column"].unique()
+    split = {c: split_measure(c) for c in columns}
+    column = long.pop("column")
+    long["archetype"] = column.map(
+        {c: (a if a is not None else archetypes.get(s)) for c, (_, a, s) in split.items()}
+    ).astype("category")
+    if not monthly:
+        long["strategy"] = column.map({c: s for c, (_, _, s) in split.items()}).astype("category")
+    long["measure"] = column.map({c: m for c, (m, _, _) in split.items()}).astype("category")
+    value = long.pop("value")
+    long["value"] = pd.to_numeric(value.astype(object), errors="coerce").astype("float64")
+    long = long.reset_index(drop=True)  # NaN ("not defined") rows stay, as in the wide form
+    long.attrs["units"] = {
+        m: measure_unit(m, monthly) for m in sorted({m for m, _, _ in split.values()})
+    }
+    return long
+
+
+def load_results(root: str | Path, tidy: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A results folder as two DataFrames, runs and monthly. Damaged runs are left out with a
+    warning (`read_results` lists them).
+
+    tidy=False (the default): the wide tables: runs has one row per finished run (run, point,
+    replicate, seed, the parameters, the summary outputs), monthly the runs' monthly tables
+    with the run's parameters after its keys.
+    tidy=True: long tables, one value a row: runs as (run, point, replicate, seed,
+    parameters..., winner_archetype, winner_strategy, profit_winner_archetype, exit_months,
+    archetype, strategy, measure, value) and monthly as (run, point, replicate, seed, month,
+    date, parameters..., archetype, measure, value); `attrs["units"]` maps each measure to its
+    unit.
+
+    In both forms `exit_months` is a list of ints and a lever whose config field is an integer
+    is an int64 column."""
     loaded = read_results(root)
     if loaded.skipped:
         warnings.warn(
@@ -567,4 +787,25 @@ def load_results(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             + "; ".join(f"{k}: {v}" for k, v in sorted(loaded.skipped.items())[:5]),
             stacklevel=2,
         )
-    return loaded.runs, loaded.monthly
+    spec = _spec_of(root)
+    runs, monthly = loaded.runs.copy(), loaded.monthly
+    if spec is not None:
+        params = [p for p in spec.parameters if p in runs.columns]
+    else:  # no readable spec: the columns between the run's keys and its outputs
+        params = [c for c in runs.columns if "." in c]
+    runs = typed_parameters(runs, params)
+    if "exit_months" in runs.columns:
+        runs["exit_months"] = runs["exit_months"].map(parse_exit_months).astype(object)
+    if tidy:
+        return (
+            tidy_runs(runs, params, _strategy_archetypes(spec)),
+            tidy_monthly(monthly, runs, params),
+        )
+    if params and "run" in monthly.columns:
+        at = list(monthly.columns).index("seed") + 1 if "seed" in monthly.columns else 1
+        extra = monthly[["run"]].merge(runs[["run", *params]], on="run", how="left")
+        monthly = monthly.copy()
+        for offset, name in enumerate(params):
+            if name not in monthly.columns:
+                monthly.insert(at + offset, name, extra[name].to_numpy())
+    return runs, monthly

@@ -354,7 +354,7 @@ def sweep(
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-        console=console,
+        console=console.get(),
     )
     task = bar.add_task(parsed.experiment.name, total=None, failed=0)
 

@@ -137,13 +137,17 @@ def test_the_ema_adapter_types_levers_runs_an_lhs_and_prim_reads_it():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with SequentialEvaluator(model) as evaluator:
-            experiments, outcomes = evaluator.perform_experiments(scenarios=8, policies=1)
+            experiments, outcomes = evaluator.perform_experiments(
+                scenarios=8, policies=1, uncertainty_sampling_kwargs={"rng": 7}
+            )
     assert len(experiments) == 8
     assert experiments[name_of("compute.gpu_life_months")].dtype.kind == "i"
     share = outcomes["final_share_frontier_lab"]
     assert share.shape == (8,) and np.isfinite(share).all()
     assert outcomes["share_revenue_frontier_lab"].shape == (8, 12)
+    # PRIM peels at midpoints, so it wants real-valued columns (an int column refuses 50.5)
     x = experiments[[name_of("capability.alpha"), name_of("compute.gpu_life_months")]]
+    x = x.astype(float)
     y = share > np.median(share)
     box = prim.Prim(x, y, mass_min=0.1).find_box()
     assert len(box.peeling_trajectory) >= 1

@@ -17,17 +17,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from aiecosim.app import CHROMIUM_ARGS  # the flags the screenshot command uses too
 from playwright.sync_api import expect
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+
 SERVER_START_S = 60  # imports of mesa, solara and altair take seconds on a small machine
 
 pytestmark = [
