@@ -37,13 +37,12 @@ import numpy as np
 import pandas as pd
 from aiecosim.agents.strategy import ARCHETYPES
 from aiecosim.experiments.design import build_design, salib_problem
+from aiecosim.experiments.intervals import t_interval, wilson  # noqa: F401 (wilson: re-exported)
 from aiecosim.experiments.spec import ExperimentSpec
 from aiecosim.experiments.store import ResultsStore, StoreError, read_results
 from aiecosim.report import ARCHETYPE_COLOURS, ARCHETYPE_LABELS
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from scipy import stats
-from scipy.stats import binomtest
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 COLOURS = ARCHETYPE_COLOURS
@@ -51,27 +50,12 @@ LABELS = ARCHETYPE_LABELS  # "Frontier labs", ...
 
 
 # ---------------------------------------------------------------------------- intervals
-def wilson(k: int, n: int) -> tuple[float, float, float]:
-    """(k/n, low, high): the proportion and its 95% Wilson score interval."""
-    if n == 0:
-        return (math.nan, math.nan, math.nan)
-    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
-    return (k / n, float(ci.low), float(ci.high))
-
-
 def mean_interval(values, bounds: tuple[float, float] | None = (0.0, 1.0)):
     """(mean, low, high): the mean over runs and its 95% Student t interval (NaN values left
     out; no interval from fewer than two values), clipped to `bounds` (a share lies in [0, 1])."""
     x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    if len(x) == 0:
-        return (math.nan, math.nan, math.nan)
-    mean = float(x.mean())
-    if len(x) < 2:
-        return (mean, math.nan, math.nan)
-    half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    lo, hi = mean - half, mean + half
-    if bounds is not None:
+    mean, lo, hi = t_interval(x[np.isfinite(x)], 0.95)
+    if bounds is not None and math.isfinite(lo):
         lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
     return (mean, lo, hi)
 

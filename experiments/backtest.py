@@ -192,11 +192,14 @@ def simulated_at(series: Series, values: pd.Series, period: str) -> float:
 def _paths(task: tuple[str, int]) -> pd.DataFrame:
     config, seed = task
     run = run_model(SimConfig.model_validate_json(config), seed)
-    frames = [
-        pd.DataFrame({"seed": seed, "series": s.key, "date": v.index, "value": v.to_numpy()})
-        for s in SERIES
-        for v in [s.measure(run)]
-    ]
+    frames = []
+    for series in SERIES:
+        values = series.measure(run)
+        frames.append(
+            pd.DataFrame(
+                {"seed": seed, "series": series.key, "date": values.index, "value": values.values}
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 

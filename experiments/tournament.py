@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from aiecosim.config import SimConfig, load_config
-from aiecosim.experiments.analysis import wilson
 from aiecosim.experiments.design import run_seed
+from aiecosim.experiments.intervals import wilson
 from aiecosim.experiments.runner import parallel_map
 
 

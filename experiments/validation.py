@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from aiecosim.agents.strategy import ARCHETYPES
 from aiecosim.config import ConfigError, SimConfig, _unknown, load_config
+from aiecosim.experiments.intervals import t_interval
 from aiecosim.experiments.runner import parallel_map
 from aiecosim.outputs import RunResult, run_model
 
@@ -373,17 +374,13 @@ def validate(
 def mean_interval(values: pd.Series, level: float = INTERVAL) -> tuple[float, float, float]:
     """Mean over seeds and its two-sided `level` interval (Student's t); NaN if any run could
     not be measured, and a zero-width interval from a single seed."""
-    from scipy import stats
-
     values = values.astype(float)
     if values.isna().any() or values.empty:
         return math.nan, math.nan, math.nan
-    mean = float(values.mean())
-    n = len(values)
-    if n < 2:
+    if len(values) < 2:
+        mean = float(values.iloc[0])
         return mean, mean, mean
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n))
-    return mean, mean - half, mean + half
+    return t_interval(values, level)
 
 
 def fact_table(per_run: pd.DataFrame, facts: Sequence[StylisedFact] = FACTS) -> pd.DataFrame:
