@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 from aiecosim.agents.strategy import Strategy
-from aiecosim.energy_market import HOURS_PER_MONTH
+from aiecosim.markets.energy import HOURS_PER_MONTH
 
 if TYPE_CHECKING:
     from aiecosim.model import AIEcosystemModel
@@ -189,7 +189,7 @@ class ModelBuilder(mesa.Agent):
         """Price its API tokens by its strategy's rule:
 
         - nash: move the share 1 - `builders.price_stickiness` of the way from last month's
-          price toward its best response to the rivals' prices (`aiecosim.pricing`), never
+          price toward its best response to the rivals' prices (`aiecosim.markets.pricing`), never
           below its marginal cost (a first price starts at the best response);
         - cost_plus: inference cost x (1 + markup);
         - penetration: inference cost x (1 - penetration_discount) for the first

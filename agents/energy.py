@@ -21,10 +21,13 @@ its LCOE pays back over its life at the cost of capital (a capital-recovery fact
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
 import mesa
-from aiecosim.config import SupplierConfig
-from aiecosim.energy_market import HOURS_PER_MONTH, HOURS_PER_YEAR
+from aiecosim.markets.energy import HOURS_PER_MONTH, HOURS_PER_YEAR
+
+if TYPE_CHECKING:
+    from aiecosim.config import SupplierConfig
 
 # A price 1/3 above the full cost of new plants is enough to build at the fastest rate.
 INVESTMENT_RESPONSE = 3.0

@@ -23,7 +23,7 @@ The monthly decision of all enterprises is one array computation:
 
 1. Trying AI at all (Bass-like hazard): a non-adopter considers adopting with probability
    p + q * (share of its network neighbours that use AI).
-2. Choosing (nested logit, `aiecosim.choice`): a considering non-adopter, an adopter
+2. Choosing (nested logit, `aiecosim.markets.choice`): a considering non-adopter, an adopter
    reconsidering (a share each month) and a customer whose provider exited choose between no AI
    (utility `outside_utility`) and the month's offers, grouped in nests (closed API, integrated
    ecosystem, open weights), with utility
@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
-from aiecosim.choice import NestedLogit
+from aiecosim.markets.choice import NestedLogit
 
 if TYPE_CHECKING:
     from aiecosim.config import EnterpriseConfig
@@ -72,7 +72,9 @@ class Offers:
     privacy: np.ndarray  # 0..1: 1 = data never leaves the enterprise
     specialised: np.ndarray  # bool (offers x sectors)
     lock_in: np.ndarray  # switching cost customers of this offer face when leaving
-    nest: np.ndarray = field(default=None)  # int index into aiecosim.choice.NESTS; None: all 0
+    nest: np.ndarray = field(
+        default=None
+    )  # int index into aiecosim.markets.choice.NESTS; None: all 0
     # Mtok a month the provider can serve on this offer (inf: no limit of its own)
     capacity_mtok: np.ndarray = field(default=None)
 

@@ -4,10 +4,10 @@ they fund.
 An investor holds cash (dry powder, `cash_usd`) and stakes in builders (the capital market's
 ownership matrix, marked to market monthly). Its capital is the two together. Each month it
 deploys a share of its capital, scaled by sentiment, over the builders raising money that have a
-credible path to profit (`aiecosim.capital_market`), receives new money from its limited
+credible path to profit (`aiecosim.markets.capital`), receives new money from its limited
 partners in proportion to its size, and learns from its own book: its thesis moves toward the
 orientation of the stakes that gained value and away from those that lost it
-(`aiecosim.capital_market.learn_theses`).
+(`aiecosim.markets.capital.learn_theses`).
 """
 
 from __future__ import annotations

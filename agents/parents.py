@@ -7,7 +7,7 @@ unit needs to keep `target_cash_months` of its costs in hand, while the unit is 
                           and transferred_usd < loss_budget_usd
 
 months_below_hurdle counts the months in a row the unit's expected discounted cash flow at the
-parent's hurdle rate (`aiecosim.valuation`) has been negative. A parent that stops funding also
+parent's hurdle rate (`aiecosim.markets.valuation`) has been negative. A parent that stops funding also
 stops the unit's data-centre build-out (capex is the parent's decision); the unit then lives on
 its own cash and revenue and retreats (exits) when the cash runs out. Only incumbent giants have
 parents: an entrant that imitates a giant brings no parent with it.

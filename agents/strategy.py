@@ -19,6 +19,18 @@ from pydantic.dataclasses import dataclass
 
 Archetype = Literal["frontier_lab", "integrated_giant", "open_source_builder"]
 ARCHETYPES: tuple[str, ...] = ("frontier_lab", "integrated_giant", "open_source_builder")
+ARCHETYPE_LABELS: dict[str, str] = {
+    "frontier_lab": "Frontier labs",
+    "integrated_giant": "Integrated giants",
+    "open_source_builder": "Open-source builders",
+}
+# Each archetype's one colour in every figure, report and page: Okabe-Ito, distinct for the
+# common forms of colour blindness and in greyscale.
+ARCHETYPE_COLOURS: dict[str, str] = {
+    "frontier_lab": "#0072B2",  # blue
+    "integrated_giant": "#D55E00",  # vermillion
+    "open_source_builder": "#009E73",  # bluish green
+}
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid", strict=True, allow_inf_nan=False))
@@ -48,7 +60,7 @@ class Strategy:
     efficiency_rd_share: float = Field(0.05, ge=0, le=1)
     initial_serving_efficiency: float = Field(1.0, gt=0)
     # --- pricing rule (ModelBuilder.set_price):
-    #   "nash": move toward the best response to rivals' prices (aiecosim.pricing);
+    #   "nash": move toward the best response to rivals' prices (aiecosim.markets.pricing);
     #   "cost_plus": inference cost * (1 + markup);
     #   "penetration": inference cost * (1 - penetration_discount) for `penetration_months`
     #   after entry (below cost, to buy share), then "nash".

@@ -35,12 +35,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from aiecosim.agents.strategy import ARCHETYPES
+from aiecosim.agents.strategy import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHETYPES
 from aiecosim.experiments.design import build_design, salib_problem
 from aiecosim.experiments.intervals import t_interval, wilson  # noqa: F401 (wilson: re-exported)
 from aiecosim.experiments.spec import ExperimentSpec
 from aiecosim.experiments.store import ResultsStore, StoreError, read_results
-from aiecosim.report import ARCHETYPE_COLOURS, ARCHETYPE_LABELS
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor

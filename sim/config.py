@@ -326,7 +326,7 @@ class BuildersConfig(_Section):
         0.2, ge=0, le=100, description="capability points a doubling of compute must buy"
     )
     max_firms: int = Field(200, ge=1, le=5000)
-    # --- prices set against rivals (aiecosim.pricing)
+    # --- prices set against rivals (aiecosim.markets.pricing)
     price_stickiness: float = Field(
         0.5, ge=0, lt=1, description="share of the gap to the best response left each month"
     )

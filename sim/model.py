@@ -28,16 +28,16 @@ from aiecosim.agents.investors import Investor
 from aiecosim.agents.parents import Parent
 from aiecosim.agents.strategy import ARCHETYPES, EVOLVING_TRAITS, Strategy
 from aiecosim.books import check_books
-from aiecosim.capability import CapabilityLaw
-from aiecosim.capital_market import CapitalMarket
-from aiecosim.choice import NESTS, consumer_surplus_usd_per_mtok
-from aiecosim.compute_market import ComputeMarket
 from aiecosim.config import ConfigError, SimConfig
-from aiecosim.energy_market import HOURS_PER_MONTH, HOURS_PER_YEAR, EnergyMarket
 from aiecosim.ledger import Account, Ledger
-from aiecosim.network import AdoptionNetwork
-from aiecosim.pricing import BertrandNashPricer, DemandSample
-from aiecosim.valuation import expected_value_usd, trailing_growth
+from aiecosim.markets.capability import CapabilityLaw
+from aiecosim.markets.capital import CapitalMarket
+from aiecosim.markets.choice import NESTS, consumer_surplus_usd_per_mtok
+from aiecosim.markets.compute import ComputeMarket
+from aiecosim.markets.energy import HOURS_PER_MONTH, HOURS_PER_YEAR, EnergyMarket
+from aiecosim.markets.network import AdoptionNetwork
+from aiecosim.markets.pricing import BertrandNashPricer, DemandSample
+from aiecosim.markets.valuation import expected_value_usd, trailing_growth
 
 IDLE_POWER_SHARE = 0.4  # an idle accelerator still draws ~40% of its power (cooling, standby)
 SURPLUS_SAMPLE_ROWS = 256  # enterprises (drawn by demand) the consumer surplus is measured on
@@ -441,7 +441,7 @@ class AIEcosystemModel(mesa.Model):
 
     def _set_prices(self, shopping: Shoppers, iterations: int, jump: bool = False) -> Offers:
         """Every builder prices its API by its rule; the best responses come from the
-        Bertrand–Nash fixed point (`aiecosim.pricing`) against the enterprises shopping this
+        Bertrand–Nash fixed point (`aiecosim.markets.pricing`) against the enterprises shopping this
         month, at the rivals' current prices. `jump`: take the best response at once (the start
         of the run), not partway. Returns the month's offers at their new prices."""
         offers = self._offers
@@ -528,7 +528,7 @@ class AIEcosystemModel(mesa.Model):
     def _publish_offers(self) -> Offers:
         """Each alive builder with a model offers it by API; open weights can also be self-hosted
         by the enterprise, which then pays rented compute (with an overhead) instead of a price.
-        Offers are grouped in the nests of the choice (`aiecosim.choice.NESTS`): open weights,
+        Offers are grouped in the nests of the choice (`aiecosim.markets.choice.NESTS`): open weights,
         API and self-hosted side by side; the integrated giants' ecosystems; closed APIs."""
         rows = []
         n_sectors = self.cfg.enterprises.n_sectors
@@ -682,7 +682,7 @@ class AIEcosystemModel(mesa.Model):
     def _invest_and_fund(self, m: int) -> None:
         """The month's money side, after the books are closed:
 
-        1. every firm's outlook: expected discounted cash flow (`aiecosim.valuation`) at its
+        1. every firm's outlook: expected discounted cash flow (`aiecosim.markets.valuation`) at its
            funder's rate (its parent's hurdle, or the investors' required return);
         2. investors mark their stakes to market at today's valuations and learn from them;
         3. parents review their AI units and pay in what they still fund;

@@ -266,12 +266,12 @@ def fresh_folder(base: str | Path) -> Path:
     return candidate
 
 
-def write_run(
-    result: RunResult, out_dir: str | Path, figure: bool = True, replace: bool = False
-) -> Path:
-    """Write the run's files into `out_dir`. A folder holding an earlier run is replaced only
-    with `replace=True` (its old files removed first, so no stale report.png survives); a
-    non-empty folder that is not a run is never written to (OutputFolderError)."""
+def write_run(result: RunResult, out_dir: str | Path, replace: bool = False) -> Path:
+    """Write the run's tables, run.json and provenance.json into `out_dir` (the figure,
+    report.png, is a view's job: `aiecosim.views.report.plot_report`). A folder holding an
+    earlier run is replaced only with `replace=True` (its old files removed first, so no stale
+    report.png survives); a non-empty folder that is not a run is never written to
+    (OutputFolderError)."""
     out = Path(out_dir)
     previous = earlier_run(out)
     if previous is not None:
@@ -293,13 +293,6 @@ def write_run(
     from aiecosim import provenance
 
     provenance.write(out, "run", result.config, seed=result.summary["seed"])
-    if figure:
-        from aiecosim.report import plot_report
-
-        title = f"aiecosim: {result.config.scenario.name}, seed {result.summary['seed']}"
-        atomic_write(
-            out / "report.png", lambda p: plot_report(result.model, result.firms, p, title=title)
-        )
     return out
 
 

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import solara
-from aiecosim import app as viz
-from aiecosim.cli import app as cli
 from aiecosim.config import list_scenarios, load_config
 from aiecosim.model import AIEcosystemModel
+from aiecosim.views import app as viz
+from aiecosim.views.cli import app as cli
 from PIL import Image
 from typer.testing import CliRunner
 

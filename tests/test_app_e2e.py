@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from aiecosim.app import CHROMIUM_ARGS  # the flags the screenshot command uses too
+from aiecosim.views.app import CHROMIUM_ARGS  # the flags the screenshot command uses too
 from playwright.sync_api import expect
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -64,7 +64,7 @@ def wait_until_up(url: str, server: subprocess.Popen, log: Path, deadline_s: flo
 @pytest.fixture
 def viz_server(tmp_path):
     """`aiecosim viz` on a free localhost port, killed at the end whatever happens."""
-    from aiecosim.app import ensure_browser_assets
+    from aiecosim.views.app import ensure_browser_assets
 
     missing = ensure_browser_assets(log=lambda msg: None)
     if missing:
@@ -76,7 +76,7 @@ def viz_server(tmp_path):
     log = tmp_path / "viz.log"
     with log.open("w") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "aiecosim.cli", "viz", "--port", str(port), "--seed", "1"],
+            [sys.executable, "-m", "aiecosim.views.cli", "viz", "--port", str(port), "--seed", "1"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -181,7 +181,7 @@ def test_viz_screenshot_writes_the_page_as_png(tmp_path):
 
     target = tmp_path / "viz.png"
     result = subprocess.run(
-        [sys.executable, "-m", "aiecosim.cli", "viz", "--screenshot", str(target)]
+        [sys.executable, "-m", "aiecosim.views.cli", "viz", "--screenshot", str(target)]
         + ["--months", "3", "--enterprises", "1000"],
         capture_output=True,
         text=True,

@@ -14,9 +14,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from aiecosim.cli import app
 from aiecosim.config import ConfigError, load_config
 from aiecosim.experiments import backtest as bt
+from aiecosim.views.cli import app
 from typer.testing import CliRunner
 
 

@@ -3,7 +3,7 @@ not take the market."""
 
 import numpy as np
 import pytest
-from aiecosim.choice import NestedLogit, plain_logit
+from aiecosim.markets.choice import NestedLogit, plain_logit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

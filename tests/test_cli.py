@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 import pytest
-from aiecosim.cli import app
+from aiecosim.views.cli import app
 from typer.testing import CliRunner
 
 runner = CliRunner()
@@ -143,7 +143,7 @@ def test_the_command_line_loads_no_model_code_until_a_command_needs_it():
 
     code = (
         "import sys; sys.argv = ['aiecosim', '--help']\n"
-        "from aiecosim.cli import app\n"
+        "from aiecosim.views.cli import app\n"
         "try:\n    app()\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('numpy', 'pandas', 'pydantic', 'matplotlib', 'mesa', 'rich.table')"
         " if m in sys.modules]\n"

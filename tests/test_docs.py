@@ -27,13 +27,13 @@ from aiecosim.agents.enterprises import SIZE_CLASSES, EnterprisePopulation, Offe
 from aiecosim.agents.investors import Investor
 from aiecosim.agents.parents import Parent
 from aiecosim.agents.strategy import ARCHETYPES, Strategy
-from aiecosim.capital_market import CapitalMarket
-from aiecosim.compute_market import ComputeMarket
 from aiecosim.config import load_config
-from aiecosim.energy_market import EnergyClearing, EnergyMarket
 from aiecosim.ledger import Account, Ledger, OutsideWorld
+from aiecosim.markets.capital import CapitalMarket
+from aiecosim.markets.compute import ComputeMarket
+from aiecosim.markets.energy import EnergyClearing, EnergyMarket
+from aiecosim.markets.network import AdoptionNetwork
 from aiecosim.model import AIEcosystemModel
-from aiecosim.network import AdoptionNetwork
 from aiecosim.outputs import run_model, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -353,7 +353,7 @@ def result():
 
 
 def test_every_output_is_documented_and_every_documented_output_is_written(result, tmp_path):
-    write_run(result, tmp_path, figure=False)
+    write_run(result, tmp_path)
     run_json = json.loads((tmp_path / "run.json").read_text())
     problems = []
     for section, actual in (

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from aiecosim.agents.strategy import EVOLVING_TRAITS, PRESETS
-from aiecosim.cli import app
 from aiecosim.experiments.tournament import Tournament, play, play_pair
 from aiecosim.model import AIEcosystemModel
 from aiecosim.outputs import run_model
+from aiecosim.views.cli import app
 from conftest import small_config
 from typer.testing import CliRunner
 

@@ -188,7 +188,7 @@ def test_a_sweep_killed_midway_resumes_with_every_run_exactly_once(tmp_path):
     cmd = [
         sys.executable,
         "-m",
-        "aiecosim.cli",
+        "aiecosim.views.cli",
         "sweep",
         str(spec_file),
         "--out",
@@ -307,7 +307,7 @@ def test_discovery_needs_two_outcomes():
 
 
 def test_cli_sweep_and_analyze(tmp_path):
-    from aiecosim.cli import app
+    from aiecosim.views.cli import app
     from typer.testing import CliRunner
 
     spec = tmp_path / "spec.toml"
@@ -340,7 +340,7 @@ def test_cli_sweep_and_analyze(tmp_path):
 def test_a_full_disk_stops_the_sweep_with_a_clear_error_and_a_readable_store(tmp_path, monkeypatch):
     import errno
 
-    from aiecosim.cli import app
+    from aiecosim.views.cli import app
     from typer.testing import CliRunner
 
     spec = tmp_path / "spec.toml"

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from aiecosim.capability import CapabilityLaw
-from aiecosim.capital_market import CapitalMarket
-from aiecosim.compute_market import ComputeMarket
-from aiecosim.energy_market import EnergyMarket
+from aiecosim.markets.capability import CapabilityLaw
+from aiecosim.markets.capital import CapitalMarket
+from aiecosim.markets.compute import ComputeMarket
+from aiecosim.markets.energy import EnergyMarket
 
 
 def law(alpha=0.12):

@@ -200,7 +200,7 @@ def test_every_archetype_can_fail_and_survival_is_alive_and_viable():
     ],
 )
 def test_bad_money_parameters_exit_2_with_one_line(tmp_path, assignment, expected):
-    from aiecosim.cli import app
+    from aiecosim.views.cli import app
 
     out = tmp_path / "run"
     result = CliRunner().invoke(

@@ -5,7 +5,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from aiecosim.network import NETWORK_KINDS, AdoptionNetwork
+from aiecosim.markets.network import NETWORK_KINDS, AdoptionNetwork
 
 
 def net(kind="small_world", n=2000, degree=10, seed=1, **kw):

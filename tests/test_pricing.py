@@ -3,8 +3,8 @@ prices above its competitive price, and a premium erodes as the rival reaches pa
 
 import numpy as np
 import pytest
-from aiecosim.choice import NestedLogit
-from aiecosim.pricing import BertrandNashPricer, DemandSample, first_order_residual
+from aiecosim.markets.choice import NestedLogit
+from aiecosim.markets.pricing import BertrandNashPricer, DemandSample, first_order_residual
 
 
 def sample(delta, alpha, nest, lambdas=(1.0, 1.0, 1.0), outside=0.0, elasticity=0.0):

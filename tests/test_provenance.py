@@ -6,7 +6,7 @@ import json
 import shutil
 
 from aiecosim import __version__, provenance
-from aiecosim.cli import app
+from aiecosim.views.cli import app
 from typer.testing import CliRunner
 
 runner = CliRunner()

@@ -15,8 +15,8 @@ import typing
 
 import pytest
 from aiecosim.agents.strategy import Strategy
-from aiecosim.cli import app
 from aiecosim.config import ConfigError, SimConfig, load_config
+from aiecosim.views.cli import app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel

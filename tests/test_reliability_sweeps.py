@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from aiecosim.cli import app
 from aiecosim.config import ConfigError
 from aiecosim.experiments.design import build_design, integer_levers, lever_type
 from aiecosim.experiments.runner import make_tasks, run_sweep, run_task
@@ -26,6 +25,7 @@ from aiecosim.experiments.store import (
     pid_alive,
     read_results,
 )
+from aiecosim.views.cli import app
 from typer.testing import CliRunner
 
 ARCHETYPES = ("frontier_lab", "integrated_giant", "open_source_builder")
@@ -403,7 +403,7 @@ def test_workers_die_within_seconds_of_a_killed_sweep_and_its_lock_is_taken_over
         'enterprises = 6000\n[parameters."capability.alpha"]\nvalues = [0.1, 0.3]\n',
     )
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "aiecosim.cli", "sweep", str(spec_file), "--out", str(out)]
+    cmd = [sys.executable, "-m", "aiecosim.views.cli", "sweep", str(spec_file), "--out", str(out)]
     proc = subprocess.Popen(
         [*cmd, "--workers", "2"],
         stdout=subprocess.DEVNULL,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from aiecosim.report import (
+from aiecosim.views.report import (
     ARCHETYPE_COLOURS,
     DPI,
     FIGSIZE_IN,

@@ -664,7 +664,7 @@ def test_the_tidy_form_is_documented():
 
 
 def test_the_command_line_writes_the_report(grid_store, tmp_path):
-    from aiecosim.cli import app
+    from aiecosim.views.cli import app
     from typer.testing import CliRunner
 
     out = tmp_path / "report"

@@ -19,11 +19,11 @@ import math
 
 import pandas as pd
 import pytest
-from aiecosim.cli import app
 from aiecosim.config import ConfigError, load_config
 from aiecosim.experiments import validation
 from aiecosim.experiments.validation import CALIBRATION, FACTS, HELD_OUT, validate
 from aiecosim.outputs import run_model
+from aiecosim.views.cli import app
 from typer.testing import CliRunner
 
 SEEDS = list(range(1, 11))  # as many as `aiecosim validate` uses by default

@@ -20,24 +20,12 @@ from pathlib import Path
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
-from aiecosim.agents.strategy import ARCHETYPES
+from aiecosim.agents.strategy import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHETYPES
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
-
-# Okabe-Ito colours: distinct for the common forms of colour blindness and in greyscale.
-ARCHETYPE_COLOURS: dict[str, str] = {
-    "frontier_lab": "#0072B2",  # blue
-    "integrated_giant": "#D55E00",  # vermillion
-    "open_source_builder": "#009E73",  # bluish green
-}
-ARCHETYPE_LABELS: dict[str, str] = {
-    "frontier_lab": "Frontier labs",
-    "integrated_giant": "Integrated giants",
-    "open_source_builder": "Open-source builders",
-}
 
 FIGSIZE_IN: tuple[float, float] = (15.0, 12.0)
 DPI: int = 110
@@ -587,7 +575,7 @@ def _money_scale(largest: float) -> tuple[float, str]:
 # ---------------------------------------------------------------------------- drawing apart
 def serve() -> int:
     """Draw one run's report.png in this process, for `aiecosim run`: the command starts this
-    (``python -m aiecosim.report``) before it simulates, so that importing matplotlib and pandas
+    (``python -m aiecosim.views.report``) before it simulates, so that importing matplotlib and pandas
     here overlaps with the simulation; it then sends one JSON line, {"folder", "title"}, once
     the run's tables are written. End of input without a line: nothing to draw."""
     import json

@@ -6,7 +6,7 @@ Demand for offer k is the tokens the shopping enterprises would buy from it,
     s_k(p)  = g(p_k) * sum_i w_i P_ik(p)                                   Mtok/month
     g(p)    = min((p / p_ref) ** -elasticity, max_usage_multiple)          usage per base Mtok
 
-with P_ik the nested-logit probability (`aiecosim.choice`) for row i, whose utility falls by
+with P_ik the nested-logit probability (`aiecosim.markets.choice`) for row i, whose utility falls by
 alpha_i = b_price / value_i utils per USD/Mtok of price. The derivatives split, as in Morrow and
 Skerlos (2011), into a diagonal part Lambda and a cross part Gamma, ds/dp = -Lambda + Gamma:
 
@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from aiecosim.choice import NestedLogit
+from aiecosim.markets.choice import NestedLogit
 from threadpoolctl import ThreadpoolController
 
 # The products here are small (offers x sample rows): one BLAS thread is faster than several,

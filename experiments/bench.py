@@ -225,7 +225,7 @@ def full_run_seconds(enterprises: int) -> dict:
 def peak_memory_mib(enterprises: int) -> float:
     """Peak resident memory of a fresh process running one full run."""
     code = (
-        "import resource; from aiecosim.bench import full_run_seconds; "
+        "import resource; from aiecosim.experiments.bench import full_run_seconds; "
         f"full_run_seconds({enterprises}); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
@@ -290,7 +290,7 @@ def cli_seconds(repeats: int = 3) -> dict:
     same session so that the floor and the run see the same machine."""
     import tempfile
 
-    exe = [sys.executable, "-m", "aiecosim.cli"]
+    exe = [sys.executable, "-m", "aiecosim.views.cli"]
     with tempfile.TemporaryDirectory() as tmp:
         help_s = _wall_seconds([*exe, "--help"], repeats)
         floor = _wall_seconds([sys.executable, "-c", "import aiecosim.model"], repeats)

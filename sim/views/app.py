@@ -61,10 +61,9 @@ import networkx as nx
 import numpy as np
 import solara
 import solara.lab
-from aiecosim.agents.strategy import ARCHETYPES
+from aiecosim.agents.strategy import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHETYPES
 from aiecosim.config import SimConfig, list_scenarios, load_config
 from aiecosim.model import AIEcosystemModel
-from aiecosim.report import ARCHETYPE_COLOURS, ARCHETYPE_LABELS
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import to_hex, to_rgba_array

@@ -205,7 +205,7 @@ def _start_report_drawer():
     import subprocess
 
     return subprocess.Popen(
-        [sys.executable, "-m", "aiecosim.report"],
+        [sys.executable, "-m", "aiecosim.views.report"],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -265,7 +265,7 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
             )
             raise typer.Exit(1) from None
     try:
-        write_run(result, out_dir, figure=False, replace=force)
+        write_run(result, out_dir, replace=force)
     except OutputFolderError as err:  # the folder changed while the run was simulated
         fail(f"--out {err}")
     except OSError as err:
@@ -809,7 +809,7 @@ def bench(
     ] = "1,2",
 ) -> None:
     """Measure the model's speed: decision step, full runs, set-up, memory, sweep throughput."""
-    from aiecosim.bench import dumps, run_benchmarks
+    from aiecosim.experiments.bench import dumps, run_benchmarks
 
     try:
         counts = tuple(int(w) for w in workers.split(","))
@@ -972,13 +972,13 @@ def viz(
     os.environ["AIECOSIM_VIZ_SCENARIO"] = scenario
     os.environ["AIECOSIM_VIZ_SEED"] = str(seed)
     os.environ["AIECOSIM_VIZ_ENTERPRISES"] = str(enterprises)
-    os.environ["SOLARA_APP"] = "aiecosim.app"
+    os.environ["SOLARA_APP"] = "aiecosim.views.app"
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     console.print(f"starting the visualiser ({scenario}, seed {seed}) ...")
     import warnings
 
     import uvicorn
-    from aiecosim.app import (  # loads the app: a broken app fails here, not in a browser
+    from aiecosim.views.app import (  # loads the app: a broken app fails here, not in a browser
         ensure_browser_assets,
         stop_all_models,
     )
@@ -1010,7 +1010,7 @@ def viz(
     # solara's note on cookies over plain http is for deployments behind a proxy, not for this.
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     if screenshot is not None:
-        from aiecosim.app import ScreenshotError, screenshot_app
+        from aiecosim.views.app import ScreenshotError, screenshot_app
 
         console.print(
             f"aiecosim viz: stepping {months} months at {url} in Chromium ...", highlight=False
@@ -1069,7 +1069,7 @@ def print_summary(summary: dict) -> None:
     )
 
 
-def main() -> None:  # pragma: no cover - console entry for `python -m aiecosim.cli`
+def main() -> None:  # pragma: no cover - console entry for `python -m aiecosim.views.cli`
     sys.exit(app())
 
 

@@ -30,7 +30,7 @@ chip makers for what it installs; the fleet depreciates over the accelerators' l
 from __future__ import annotations
 
 import numpy as np
-from aiecosim.energy_market import HOURS_PER_MONTH
+from aiecosim.markets.energy import HOURS_PER_MONTH
 
 DEMAND_SMOOTHING = 0.5  # weight of the latest month in the demand ratio that sets the price
 

@@ -1,0 +1,3 @@
+"""The front ends: the command line (cli), the browser visualiser (app), the run's report figure
+(report) and the chart definitions both draw from (charts). Views read the model and the
+experiments' tidy tables; nothing below imports them."""
