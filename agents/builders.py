@@ -13,24 +13,48 @@ for its own fleet's power, staff and suppliers for operations and R&D, chip make
 data centres. Its books per month: revenue, costs (cash, capex included), capex, depreciation;
 profit = revenue - (costs - capex) - depreciation, free cash flow = revenue - costs.
 
+Its methods return what it did (the GPU-hours it rented, the model it released) and the model
+adds the month's totals up. The module's functions act on all builders at once: the month's
+menu (`publish_offers`), the posting of prices (`marginal_costs`, `post_prices`) and an
+entrant's strategy (`entrant_strategy`: imitation with mutation, or a fresh draw).
+
 Money in USD per month; compute in FLOP (training) and H100-equivalent GPU-hours (rental);
 inference in millions of tokens (Mtok).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
+from aiecosim.agents.enterprises import Offers
+from aiecosim.agents.parents import Parent
 from aiecosim.agents.strategy import Strategy
+from aiecosim.markets.choice import NESTS
 from aiecosim.markets.energy import HOURS_PER_MONTH
+from aiecosim.markets.valuation import trailing_growth
 
 if TYPE_CHECKING:
+    from aiecosim.config import BuildersConfig
     from aiecosim.model import AIEcosystemModel
 
 ROUND_MONTHS = 6  # a round that has not filled in half a year closes
+# Its own fleet trains first, but with at most half of its hours: the rest stays free to serve
+# its customers' tokens and to rent out (a modelling choice: a giant does not starve its own
+# API to train).
+OWN_FLEET_TRAINING_SHARE = 0.5
+# A fleet standing at the start is booked as if half depreciated: its chips are mid-life on
+# average.
+START_BOOK_VALUE_SHARE = 0.5
+# An entrant's first run aims at no less than a quarter of the median run of the incumbents of
+# its kind now: it enters to compete with them, on a fraction of their resources.
+ENTRANT_FLOP_SHARE_OF_MEDIAN = 0.25
+# Incumbents' starting models differ in size around their preset's FLOP: a lognormal factor
+# with this sigma (about -33% to +49% for one standard deviation).
+INCUMBENT_FLOP_SIGMA = 0.4
 
 
 @dataclass(frozen=True)
@@ -40,6 +64,15 @@ class ReleasedModel:
     open_weights: bool
     release_month: int
     training_cost_usd: float = 0.0  # what the run cost: market hours at their price, own at energy
+
+
+@dataclass(frozen=True)
+class TrainingMonth:
+    """What a month of training did: the GPU-hours rented from the cloud, and the model
+    released when the run completed (None while it goes on)."""
+
+    market_gpu_hours: float
+    released: ReleasedModel | None = None
 
 
 @dataclass
@@ -86,9 +119,10 @@ class ModelBuilder(mesa.Agent):
         # API tokens a month its serving compute is lined up for (set once it has a model)
         self.serving_capacity_mtok_per_month = 0.0
         self.owned_gpus_h100e = strategy.owned_gpus_h100e
-        # its fleet's book value, as if half depreciated at the start
         self.fleet_book_usd = (
-            0.5 * strategy.owned_gpus_h100e * model.cfg.compute.capex_usd_per_h100e
+            START_BOOK_VALUE_SHARE
+            * strategy.owned_gpus_h100e
+            * model.cfg.compute.capex_usd_per_h100e
         )
         self.owned_energy_mw = strategy.owned_energy_mw
         self.dc_build_gpus_h100e_per_month = strategy.dc_build_gpus_h100e_per_month
@@ -110,6 +144,45 @@ class ModelBuilder(mesa.Agent):
         self.valuation_usd = 0.0  # what a round would price it at (investors' mark)
         self.cum_profit_usd = 0.0
         self.written_off_usd = 0.0  # unpaid bills creditors absorbed when it failed
+
+    @classmethod
+    def incumbent(cls, model: AIEcosystemModel, strategy: Strategy, name: str) -> ModelBuilder:
+        """A firm present at the start: its preset's cash, fleet and plants, a model released
+        at month 0 (the preset's FLOP times a lognormal factor: firms differ in size; open
+        weights with the distillation multiplier) and, for an integrated giant, the parent that
+        funds its AI unit."""
+        builder = cls(model, strategy, name, float(strategy.initial_cash_usd))
+        if strategy.archetype == "integrated_giant":
+            builder.parent = Parent.from_config(name, model.cfg.parents)
+        flop = strategy.initial_model_flop * float(model.rng.lognormal(0.0, INCUMBENT_FLOP_SIGMA))
+        capability = model.capability_law.capability(flop, 0, builder.distillation_multiplier)
+        builder.released.append(ReleasedModel(capability, flop, strategy.open_weights, 0))
+        builder.last_training_flop = flop
+        return builder
+
+    @classmethod
+    def entrant(
+        cls,
+        model: AIEcosystemModel,
+        strategy: Strategy,
+        name: str,
+        peer_training_flop: list[float],
+    ) -> ModelBuilder:
+        """A newcomer: `builders.entrant_cash_share` of an incumbent's assets (cash, fleet,
+        plants, build-out), no model yet and no parent. Its first run aims at the preset's
+        initial FLOP, or `ENTRANT_FLOP_SHARE_OF_MEDIAN` of the median last run of the alive
+        firms of its kind (`peer_training_flop`) if that is more."""
+        share = model.cfg.builders.entrant_cash_share
+        builder = cls(model, strategy, name, strategy.initial_cash_usd * share, entrant=True)
+        builder.owned_gpus_h100e *= share
+        builder.owned_energy_mw *= share
+        builder.dc_build_gpus_h100e_per_month *= share
+        scale = strategy.initial_model_flop
+        if peer_training_flop:
+            median = float(np.median(peer_training_flop))
+            scale = max(scale, ENTRANT_FLOP_SHARE_OF_MEDIAN * median)
+        builder.last_training_flop = scale / strategy.scale_growth_per_run
+        return builder
 
     # ------------------------------------------------------------------ what it offers
     @property
@@ -211,6 +284,52 @@ class ModelBuilder(mesa.Agent):
             keep = self.model.cfg.builders.price_stickiness if old > 0 else 0.0
             self.price_usd_per_mtok = max(cost, old + (1 - keep) * (target - old))
 
+    def offers(self, serving_limits: bool = True) -> list[dict]:
+        """Its offers this month (none before its first model), each a dict of `Offers` fields
+        plus the GPU-hours a Mtok of it takes: its model by API, at its price, up to its
+        serving capacity (no limit with `serving_limits` off); for open weights also
+        self-hosted by the enterprise, which then rents the compute (with an overhead) and pays
+        the builder a support fee, a share of what it spends, instead of a price."""
+        if not self.released:
+            return []
+        cfg = self.model.cfg
+        e = cfg.enterprises
+        specialised = np.zeros(e.n_sectors, dtype=bool)
+        specialised[list(self.strategy.specialised_sectors)] = True
+        nest = NESTS.index(
+            "open_weights"
+            if self.open_weights
+            else "ecosystem"
+            if self.archetype == "integrated_giant"
+            else "closed_api"
+        )
+        hours = self.gpu_hours_per_mtok()
+        api = {
+            "nest": nest,
+            "provider": self.firm_id,
+            "self_hosted": False,
+            "capability": self.capability,
+            "price_usd_per_mtok": self.price_usd_per_mtok,
+            "privacy": e.open_api_privacy if self.open_weights else 0.0,
+            "specialised": specialised,
+            "lock_in": self.strategy.lock_in_strength,
+            "capacity_mtok": self.serving_capacity_mtok() if serving_limits else np.inf,
+            "gpu_hours_per_mtok": hours,
+        }
+        if not self.open_weights:
+            return [api]
+        self_host_hours = hours * e.self_host_overhead
+        compute_cost = self_host_hours * self.model.compute_market.price_usd_per_gpu_hour
+        self_hosted = {
+            "self_hosted": True,
+            "price_usd_per_mtok": compute_cost / (1 - cfg.builders.open_support_fee_share),
+            "privacy": 1.0,
+            "lock_in": 0.0,
+            "capacity_mtok": np.inf,
+            "gpu_hours_per_mtok": self_host_hours,
+        }
+        return [api, api | self_hosted]
+
     def serving_capacity_mtok(self) -> float:
         """API tokens a month it can serve: what its serving compute (own fleet or rented)
         is lined up for, and never less than `builders.min_serving_gpu_hours_per_month` buys."""
@@ -266,7 +385,8 @@ class ModelBuilder(mesa.Agent):
             self._own_training_hours = self._market_training_request = 0.0
             return 0.0
         wanted = self.training.gpu_hours_per_month
-        self._own_training_hours = min(wanted, self.owned_gpus_h100e * HOURS_PER_MONTH * 0.5)
+        own_hours = self.owned_gpus_h100e * HOURS_PER_MONTH * OWN_FLEET_TRAINING_SHARE
+        self._own_training_hours = min(wanted, own_hours)
         self._market_training_request = wanted - self._own_training_hours
         return self._market_training_request
 
@@ -295,7 +415,9 @@ class ModelBuilder(mesa.Agent):
         if target_flop <= 0:
             return
         budget = max(0.0, self.cash_usd) * s.training_share
-        own_hours = self.owned_gpus_h100e * HOURS_PER_MONTH * 0.5 * s.training_months
+        own_hours = (
+            self.owned_gpus_h100e * HOURS_PER_MONTH * OWN_FLEET_TRAINING_SHARE * s.training_months
+        )
         own_cost = self._own_marginal_cost_usd_per_gpu_hour()
         market_price = self.model.compute_market.price_usd_per_gpu_hour
 
@@ -315,11 +437,12 @@ class ModelBuilder(mesa.Agent):
             return
         self.training = TrainingRun(flop, s.training_months, flop / flop_per_gpu_hour)
 
-    def advance_training(self, granted_share: float) -> None:
-        """Use the granted compute for a month; release the model when the run completes."""
+    def advance_training(self, granted_share: float) -> TrainingMonth:
+        """Use the granted compute for a month; release the model when the run completes.
+        Returns the GPU-hours it rented for training and the model it released, if any."""
         run = self.training
         if run is None or self._own_training_hours + self._market_training_request <= 0:
-            return
+            return TrainingMonth(0.0)
         market_hours = self._market_training_request * granted_share
         own_hours = self._own_training_hours
         rented_usd = market_hours * self.model.compute_market.price_usd_per_gpu_hour
@@ -327,50 +450,76 @@ class ModelBuilder(mesa.Agent):
         # its own fleet's hours cost the power they burn (paid with its fleet's power bill)
         run.spend_usd += rented_usd + own_hours * self._own_marginal_cost_usd_per_gpu_hour()
         self._own_gpu_hours_used = own_hours
-        self.model.training_gpu_hours += market_hours
         run.progress_months += (own_hours + market_hours) / run.gpu_hours_per_month
         if run.progress_months >= run.months_needed - 1e-9:
-            self._release(run)
+            return TrainingMonth(market_hours, self._release(run))
+        return TrainingMonth(market_hours)
 
     def _own_marginal_cost_usd_per_gpu_hour(self) -> float:
         # Owned accelerators are already paid for (capex): running them costs the energy.
         market = self.model.compute_market
         return market.power_kw_per_h100e(self.model.month) / 1000 * self.energy_price_usd_per_mwh()
 
-    def _release(self, run: TrainingRun) -> None:
+    def _release(self, run: TrainingRun) -> ReleasedModel:
         law = self.model.capability_law
         capability = law.capability(run.flop, self.model.month, self.distillation_multiplier)
-        self.released.append(
-            ReleasedModel(capability, run.flop, self.open_weights, self.model.month, run.spend_usd)
+        released = ReleasedModel(
+            capability, run.flop, self.open_weights, self.model.month, run.spend_usd
         )
-        self.model.events.append(
-            {
-                "month": self.model.month,
-                "event": "release",
-                "firm_id": self.firm_id,
-                "name": self.name,
-                "archetype": self.archetype,
-                "open_weights": self.open_weights,
-                "capability": capability,
-                "training_flop": run.flop,
-                "training_cost_usd": run.spend_usd,
-            }
-        )
+        self.released.append(released)
         self.last_training_flop = run.flop
         self.training = None
         if self.open_weights:  # what its R&D taught is now in weights anyone can distil
             self.rd_released_usd = self.rd_cumulative_usd
+        return released
+
+    def release_event(self, released: ReleasedModel) -> dict:
+        """The entry for the run's event log of its release of `released`."""
+        return {
+            "month": released.release_month,
+            "event": "release",
+            "firm_id": self.firm_id,
+            "name": self.name,
+            "archetype": self.archetype,
+            "open_weights": released.open_weights,
+            "capability": released.capability,
+            "training_flop": released.training_flop,
+            "training_cost_usd": released.training_cost_usd,
+        }
+
+    def entry_event(self, imitated: ModelBuilder | None) -> dict:
+        """The entry for the run's event log of its entry: the strategy it entered with, its
+        traits, and the firm it imitated (None for a fresh draw)."""
+        return {
+            "month": self.entry_month,
+            "event": "entry",
+            "firm_id": self.firm_id,
+            "name": self.name,
+            "strategy": self.strategy.name,
+            "imitated_firm_id": imitated.firm_id if imitated is not None else None,
+            "traits": self.strategy.traits(),
+        }
+
+    def exit_event(self) -> dict:
+        """The entry for the run's event log of its exit."""
+        return {
+            "month": self.exit_month,
+            "event": "exit",
+            "firm_id": self.firm_id,
+            "name": self.name,
+        }
 
     def own_gpu_hours_left(self) -> float:
         """Hours of its own fleet not used by its training this month."""
         return max(0.0, self.owned_gpus_h100e * HOURS_PER_MONTH - self._own_gpu_hours_used)
 
     # ------------------------------------------------------------------ the month's books
-    def settle(self, api_mtok: float, api_revenue_usd: float, support_revenue_usd: float) -> None:
+    def settle(self, api_mtok: float, api_revenue_usd: float, support_revenue_usd: float) -> float:
         """Enterprises pay for API tokens and self-hosting support; it pays the cloud for the
         inference compute beyond its own fleet, its staff and suppliers for operations and, for
         an integrated giant whose parent still funds it, chip makers for its data-centre
-        build-out. Its fleet depreciates over the accelerators' life."""
+        build-out. Its fleet depreciates over the accelerators' life. Returns the inference
+        GPU-hours it rented from the cloud."""
         ledger = self.model.ledger
         enterprises = ledger.outside["enterprises"]
         self.api_mtok = api_mtok
@@ -384,7 +533,6 @@ class ModelBuilder(mesa.Agent):
         market = self.model.compute_market
         self.variable_costs_usd = bought * market.price_usd_per_gpu_hour
         self._pay(market, self.variable_costs_usd, "inference compute")
-        self.model.inference_gpu_hours += bought
         self.spare_gpu_hours = own_hours_left - own_inference
         self._pay(
             ledger.outside["staff_and_suppliers"], self.strategy.opex_usd_per_month, "operations"
@@ -411,6 +559,7 @@ class ModelBuilder(mesa.Agent):
             # Its own plants grow and shrink with its fleet, keeping the share of power it
             # generates itself.
             self.owned_energy_mw *= fleet_growth
+        return bought
 
     def fleet_power_mw(self) -> float:
         """Power its own accelerators draw (MW)."""
@@ -549,6 +698,31 @@ class ModelBuilder(mesa.Agent):
         recent = self.cost_history[-12:]
         return sum(recent) / len(recent) if recent else self.strategy.opex_usd_per_month
 
+    def funder_view(
+        self, prior_growth_per_month: float, required_return_per_year: float
+    ) -> tuple[float, float, float, float, float]:
+        """What its funder values it on (`aiecosim.markets.valuation`): its mean revenue and
+        variable costs over the last 3 months and fixed costs over the last 12 (USD per
+        month), its trailing revenue growth (per month; `prior_growth_per_month` before it has
+        a record) and the funder's discount rate (its parent's hurdle, or the investors'
+        `required_return_per_year`)."""
+
+        def mean(values: list[float]) -> float:
+            return sum(values) / len(values) if values else 0.0
+
+        rate = (
+            self.parent.hurdle_rate_per_year
+            if self.parent is not None
+            else required_return_per_year
+        )
+        return (
+            mean(self.revenue_history[-3:]),
+            mean(self.variable_cost_history[-3:]),
+            mean(self.cost_history[-12:]) - mean(self.variable_cost_history[-12:]),
+            trailing_growth(self.revenue_history, prior=prior_growth_per_month),
+            rate,
+        )
+
     def revenue_growth(self, months: int = 6) -> float:
         """Log growth of revenue over `months` (0 when too young or without revenue)."""
         h = self.revenue_history
@@ -572,3 +746,96 @@ class ModelBuilder(mesa.Agent):
             self.price_usd_per_mtok = 0.0
             return True
         return False
+
+
+def publish_offers(
+    builders: list[ModelBuilder], n_sectors: int, serving_limits: bool = True
+) -> tuple[Offers, np.ndarray]:
+    """The month's menu: every offer of the alive `builders`, grouped in the nests of the
+    choice (`aiecosim.markets.choice.NESTS`: closed APIs, the integrated giants' ecosystems,
+    open weights with API and self-hosted side by side), by firm within a nest; and the
+    GPU-hours a Mtok of each offer takes."""
+    rows = sorted(
+        (row for b in builders for row in b.offers(serving_limits)),
+        key=lambda r: (r["nest"], r["provider"], r["self_hosted"]),
+    )
+
+    def column(name, dtype):
+        return np.array([r[name] for r in rows], dtype=dtype)
+
+    offers = Offers(
+        provider=column("provider", np.int64),
+        self_hosted=column("self_hosted", bool),
+        capability=column("capability", float),
+        price_usd_per_mtok=column("price_usd_per_mtok", float),
+        privacy=column("privacy", float),
+        specialised=column("specialised", bool).reshape(len(rows), n_sectors),
+        lock_in=column("lock_in", float),
+        nest=column("nest", np.int64),
+        capacity_mtok=column("capacity_mtok", float),
+    )
+    return offers, np.array([r["gpu_hours_per_mtok"] for r in rows])
+
+
+def marginal_costs(
+    builders: list[ModelBuilder], offers: Offers, support_fee_share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each offer's marginal cost to its firm (USD/Mtok), and whether the firm sets its
+    price by best response. On the API the cost is the firm's inference cost; on a
+    self-hosted offer the firm keeps only the support fee, so the rest of the price is its
+    "cost" (and the enterprise, not the firm, sets nothing: the price is the compute's)."""
+    cost = (1 - support_fee_share) * offers.price_usd_per_mtok
+    priced = np.zeros(len(offers), dtype=bool)
+    for k in np.flatnonzero(~offers.self_hosted):
+        builder = builders[offers.provider[k]]
+        cost[k] = builder.inference_cost_usd_per_mtok()
+        priced[k] = builder.sets_price_by_best_response()
+    return cost, priced
+
+
+def post_prices(
+    builders: list[ModelBuilder],
+    offers: Offers,
+    best_usd_per_mtok: np.ndarray,
+    cost_usd_per_mtok: np.ndarray,
+    priced: np.ndarray,
+    jump: bool = False,
+) -> Offers:
+    """Every builder prices its API by its rule (`ModelBuilder.set_price`), toward its best
+    response where it sets its price by one (`priced`); with `jump` it takes the best response
+    at once (no last price to stick to). Returns the offers at their new prices."""
+    price = offers.price_usd_per_mtok.copy()
+    for k in np.flatnonzero(~offers.self_hosted):
+        builder = builders[offers.provider[k]]
+        if jump and priced[k]:
+            builder.price_usd_per_mtok = 0.0
+        builder.set_price(float(best_usd_per_mtok[k]), float(cost_usd_per_mtok[k]))
+        price[k] = builder.price_usd_per_mtok
+    return dataclasses.replace(offers, price_usd_per_mtok=price)
+
+
+def entrant_strategy(
+    alive: list[ModelBuilder],
+    strategies: dict[str, Strategy],
+    cfg: BuildersConfig,
+    rng: np.random.Generator,
+) -> tuple[Strategy | None, ModelBuilder | None]:
+    """Replicator-like imitation: with probability `imitation_share` the entrant copies a
+    survivor drawn with probability proportional to its last 12 months of model revenue (so
+    a strategy's chance of being copied is its share of the AI market; a giant's other
+    businesses are not part of what an entrant can copy), with each evolving trait
+    mutated (`mutation_sd`). Otherwise it draws a fresh strategy from the configured shares.
+    Returns the strategy and the firm imitated (None for a fresh draw; None, None when no
+    strategy has a share)."""
+    draw = rng.random()
+    if alive and draw < cfg.imitation_share:
+        fitness = np.array([max(0.0, sum(x.model_revenue_history[-12:])) for x in alive])
+        if fitness.sum() > 0:
+            parent = alive[int(rng.choice(len(alive), p=fitness / fitness.sum()))]
+            return parent.strategy.mutate(rng, cfg.mutation_sd), parent
+    names = [n for n, w in cfg.entrant_strategy_shares.items() if w > 0]
+    if not names:
+        return None, None
+    weights = np.array([cfg.entrant_strategy_shares[n] for n in names])
+    pick = names[int(rng.choice(len(names), p=weights / weights.sum()))]
+    return strategies[pick], None

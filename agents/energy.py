@@ -54,7 +54,6 @@ class EnergySupplier(mesa.Agent):
         self.lead_time_months = max(0, round(spec.lead_time_months * lead_time_multiplier))
         self.max_build_share_per_month = spec.max_build_share_per_month
         self.pipeline: deque[tuple[int, float]] = deque()  # (month online, MW)
-        self.dispatched_mw = 0.0
         self.life_years = life_years
         r = cost_of_capital
         self.capital_recovery_factor = r / (1 - (1 + r) ** -life_years) if r > 0 else 1 / life_years
@@ -78,7 +77,6 @@ class EnergySupplier(mesa.Agent):
     def sell(self, exchange, dispatched_mw: float, price_usd_per_mwh: float) -> None:
         """Paid the clearing price for its output; pays fuel and operations; depreciates."""
         ledger = self.model.ledger
-        self.dispatched_mw = dispatched_mw
         self.revenue_usd = dispatched_mw * HOURS_PER_MONTH * price_usd_per_mwh
         ledger.pay(exchange, self, self.revenue_usd, "electricity")
         self.fuel_usd = dispatched_mw * HOURS_PER_MONTH * self.marginal_cost_usd_per_mwh

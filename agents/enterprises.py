@@ -53,11 +53,23 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 from aiecosim.markets.choice import NestedLogit
+from aiecosim.markets.pricing import DemandSample
 
 if TYPE_CHECKING:
     from aiecosim.config import EnterpriseConfig
+    from aiecosim.markets.network import AdoptionNetwork
 
-NONE = -1
+NONE = -1  # provider index of an enterprise that uses no AI
+# Privacy sensitivity (0..1): Beta(2, 5) across enterprises (mean 0.29: most care a little, a
+# few a lot), plus 0.4 in regulated sectors (mean 0.68 there), clipped to 1. A modelling
+# choice, not a measured distribution: with `b_privacy` = 1.5 a private offer is worth about
+# 1.0 utility to the average regulated enterprise and 0.4 to the average other one.
+PRIVACY_BETA_A = 2
+PRIVACY_BETA_B = 5
+REGULATED_PRIVACY_BOOST = 0.4
+# Concentration (a + b) of the Beta draw of a cohort's hard-work share around its size class's
+# mean: 4 spreads cohorts widely (a class mean of 0.35 gives a standard deviation of about 0.21).
+HARD_SHARE_CONCENTRATION = 4
 SIZE_CLASSES: tuple[str, ...] = ("small", "medium", "large")
 
 
@@ -122,6 +134,35 @@ class MonthOutcome:
     adoption_by_class: np.ndarray  # share of each class's organisations using AI (0: empty)
 
 
+class Peers:
+    """The network's influence on the choice (`AdoptionNetwork`): for rows of the population,
+    the share of their neighbours that use AI (`adopting`: the adoption hazard), and that use
+    each provider (`by_provider`, rows x firms: the peer term of the utility). The whole
+    population's adopting share is computed once a month: prices and the decision both read it
+    before anyone's provider changes."""
+
+    def __init__(self, network: AdoptionNetwork, provider: np.ndarray, n_firms: int):
+        self.network, self.provider, self.n_firms = network, provider, n_firms
+        self._adopting_all = None
+
+    def adopting(self, rows):
+        if rows is not None:
+            return self.network.adopting_neighbour_share(self.provider, rows)
+        if self._adopting_all is None:
+            self._adopting_all = self.network.adopting_neighbour_share(self.provider, None)
+        return self._adopting_all
+
+    def by_provider(self, rows):
+        return self.network.neighbour_shares(self.provider, self.n_firms, rows)
+
+
+def potential_demand_mtok(cfg: EnterpriseConfig, month: int) -> float:
+    """The world's token demand if every organisation used AI at the reference price, in
+    `month`: potential * (1 + growth) ** (month / 12), Mtok per month. Read from the config
+    each month, so that a change to the world's demand during a run reaches it."""
+    return cfg.potential_demand_mtok_per_month * (1 + cfg.demand_growth_per_year) ** (month / 12)
+
+
 def _class_counts(n: int, shares) -> np.ndarray:
     """Cohorts per size class: largest remainders, so the counts sum to n."""
     shares = np.asarray(shares, dtype=float)
@@ -155,7 +196,9 @@ class EnterprisePopulation:
         # Hard work: more of it in larger organisations (a Beta draw around the class's
         # share); its need is heavy-tailed (Pareto) and a token of it is worth more.
         mean_hard = np.clip(np.asarray(cfg.hard_task_shares)[self.size_class], 1e-6, 1 - 1e-6)
-        self.hard_share = rng.beta(4 * mean_hard, 4 * (1 - mean_hard))
+        self.hard_share = rng.beta(
+            HARD_SHARE_CONCENTRATION * mean_hard, HARD_SHARE_CONCENTRATION * (1 - mean_hard)
+        )
         self.need = np.clip(cfg.need_median * rng.lognormal(0.0, cfg.need_sigma, size=n), 1, None)
         self.hard_need = cfg.hard_need_min * (1.0 + rng.pareto(cfg.hard_need_tail, size=n))
         # value_i: a token of its modest work is worth this (USD/Mtok); hard work M times more
@@ -166,7 +209,11 @@ class EnterprisePopulation:
         self.hard_weight = self.hard_share * cfg.hard_value_multiple
         # Regulated sectors (the first third) care more about keeping data in-house.
         regulated = self.sector < max(1, cfg.n_sectors // 3)
-        self.privacy_sensitivity = np.clip(rng.beta(2, 5, size=n) + 0.4 * regulated, 0, 1)
+        self.privacy_sensitivity = np.clip(
+            rng.beta(PRIVACY_BETA_A, PRIVACY_BETA_B, size=n) + REGULATED_PRIVACY_BOOST * regulated,
+            0,
+            1,
+        )
         self.integration_cost = cfg.integration_cost_median * rng.lognormal(
             0.0, cfg.integration_cost_sigma, size=n
         )
@@ -193,7 +240,6 @@ class EnterprisePopulation:
         self.negative_months = np.zeros(n, dtype=np.int64)
         self.monthly_return_usd = np.zeros(n)
         self.mtok = np.zeros(n)
-        self.price_paid = np.zeros(n)
         self._value = np.zeros(n)  # V_i of the current offer ...
         self._value_capability = np.zeros(n)  # ... at this capability (0: no offer, V = 0)
 
@@ -305,7 +351,7 @@ class EnterprisePopulation:
         self,
         offers: Offers,
         n_firms: int,
-        peer_shares,  # callable(rows) -> (len(rows) x n_firms) neighbour shares by provider
+        peer_shares: Peers,  # the network's influence: adopting(rows), by_provider(rows)
         rng: np.random.Generator,
         initial: bool = False,
     ) -> Shoppers:
@@ -340,11 +386,45 @@ class EnterprisePopulation:
             outside = np.zeros(len(rows))
         return Shoppers(rows, current, orphaned, delta, outside)
 
+    def demand_sample(
+        self,
+        offers: Offers,
+        shopping: Shoppers,
+        demand_mtok_per_month: float,
+        size: int,
+        rng: np.random.Generator,
+    ) -> DemandSample:
+        """The demand a price setter reads (`aiecosim.markets.pricing`): the enterprises
+        shopping this month, each weighted by its demand (Mtok per month at the reference
+        price); above `size` of them, that many drawn (systematically, from one uniform) in
+        proportion to their demand, each then standing for an equal share of it."""
+        c = self.cfg
+        rows, delta = shopping.rows, shopping.delta
+        weight = self.demand_weight[rows]
+        if len(rows) > size:
+            points = (rng.random() + np.arange(size)) / size
+            pick = np.searchsorted(np.cumsum(weight) / weight.sum(), points)
+            pick = np.minimum(pick, len(rows) - 1)
+            rows, delta = rows[pick], delta[pick]
+            weight = np.full(size, weight.sum() / size)
+        # (no AI stays an option here even for those who must adopt at the start)
+        current = shopping.current[rows]
+        return DemandSample(
+            choice=self.choice_model(offers),
+            delta=delta,
+            alpha=self.price_coefficient[rows].astype(np.float32),
+            weight=(weight * demand_mtok_per_month).astype(np.float32),
+            outside=self.outside_utility(rows, offers, current).astype(np.float32),
+            reference_price_usd_per_mtok=c.reference_price_usd_per_mtok,
+            elasticity=c.price_elasticity,
+            max_usage_multiple=c.max_usage_multiple,
+        )
+
     def decide(
         self,
         offers: Offers,
         n_firms: int,
-        peer_shares,  # callable(rows) -> (len(rows) x n_firms) neighbour shares by provider
+        peer_shares: Peers,  # the network's influence: adopting(rows), by_provider(rows)
         demand_mtok_per_month: float,
         rng: np.random.Generator,
         initial: bool = False,
@@ -507,7 +587,6 @@ class EnterprisePopulation:
         class_total = np.where(self.class_organisations > 0, self.class_organisations, 1.0)
         org_by_class = org_by_class / class_total[:, None]
         self.mtok = mtok
-        self.price_paid = price
         # Churners leave after this month's usage (they paid for it).
         if churn.any():
             self.provider[churn] = NONE
@@ -536,7 +615,8 @@ class EnterprisePopulation:
 
 class Enterprise(mesa.Agent):
     """One enterprise cohort, a view onto row `index` of the shared arrays (Mesa's agent API for
-    inspection and visualisation; the monthly decision runs on the whole population at once)."""
+    inspection and visualisation; the monthly decision runs on the whole population at once).
+    Created only on request, by `AIEcosystemModel.enterprise_agents()`."""
 
     def __init__(self, model: mesa.Model, population: EnterprisePopulation, index: int):
         super().__init__(model)

@@ -12,7 +12,17 @@ orientation of the stakes that gained value and away from those that lost it
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import mesa
+import numpy as np
+
+if TYPE_CHECKING:
+    from aiecosim.config import InvestorConfig
+
+# Fund sizes are heavy-tailed: lognormal with this sigma (a fund one standard deviation above
+# the median is 2.2 times its size).
+FUND_SIZE_SIGMA = 0.8
 
 
 class Investor(mesa.Agent):
@@ -22,6 +32,18 @@ class Investor(mesa.Agent):
         self.thesis = thesis  # 0 = efficiency, 1 = scale
         self.cash_usd = cash_usd  # dry powder
         self.stakes_usd = 0.0  # its stakes, marked to market
+
+    @classmethod
+    def funds(cls, model: mesa.Model, cfg: InvestorConfig) -> list[Investor]:
+        """`cfg.n_investors` funds holding `cfg.capital_usd` between them, in lognormal fund
+        sizes, with theses spread evenly from pure efficiency (0) to pure scale (1)."""
+        n = cfg.n_investors
+        if n == 0:
+            return []
+        theses = np.linspace(0.0, 1.0, n) if n > 1 else np.array([0.5])
+        sizes = model.rng.lognormal(0.0, FUND_SIZE_SIGMA, size=n)
+        capital = cfg.capital_usd * sizes / sizes.sum()
+        return list(cls.create_agents(model, n, theses.tolist(), capital.tolist()))
 
     @property
     def capital_usd(self) -> float:

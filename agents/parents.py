@@ -15,6 +15,11 @@ parents: an entrant that imitates a giant brings no parent with it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiecosim.config import ParentConfig
+
 
 class Parent:
     def __init__(
@@ -33,6 +38,17 @@ class Parent:
         self.transferred_usd = 0.0  # cumulative, since the start
         self.months_below_hurdle = 0
         self.committed = True  # still funding the unit
+
+    @classmethod
+    def from_config(cls, unit_name: str, cfg: ParentConfig) -> Parent:
+        """The parent of the AI unit `unit_name`, on the terms of the `parents` section."""
+        return cls(
+            f"parent of {unit_name}",
+            hurdle_rate_per_year=cfg.hurdle_rate_per_year,
+            loss_budget_usd=cfg.loss_budget_usd,
+            patience_months=cfg.patience_months,
+            target_cash_months=cfg.target_cash_months,
+        )
 
     def review(self, expected_value_usd: float) -> bool:
         """Judge the unit on its expected value at the hurdle; returns whether it still funds.

@@ -165,13 +165,13 @@ def ema_model(
     `scalar_outcomes`), `series` model-table columns; each of `replications` seeds is derived
     from `seed`. Unknown paths and outcomes are ConfigErrors naming the closest known one."""
     import ema_workbench as ew
-    from aiecosim.model import _METRIC_NAMES
+    from aiecosim.metrics import METRIC_NAMES
 
     known = scalar_outcomes()
     for outcome in outcomes:
         if outcome not in known:
             raise ConfigError(_unknown("outcome", outcome, known))
-    columns = [c for c in _METRIC_NAMES if c not in ("month", "date")]
+    columns = [c for c in METRIC_NAMES if c not in ("month", "date")]
     for column in series:
         if column not in columns:
             raise ConfigError(_unknown("series", column, columns))

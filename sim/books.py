@@ -78,7 +78,7 @@ def check_books(model) -> None:
         if not math.isfinite(b.cash_usd):
             raise BooksError(f"{where}: {b.name} (firm {b.firm_id}) has cash {b.cash_usd}")
     # --- enterprises' spending = builders' model revenue + self-hosters' compute
-    offers, outcome = model._offers, model.outcome
+    offers, outcome = model.offers, model.outcome
     spend = outcome.spend_usd_by_offer
     fee = model.cfg.builders.open_support_fee_share
     paid = float(spend.sum())

@@ -195,7 +195,7 @@ def instances(m: AIEcosystemModel) -> dict[str, list]:
         "TrainingRun": [x.training for x in b if x.training is not None],
         "EnterprisePopulation": [m.enterprises],
         "AdoptionNetwork": [m.network],
-        "Offers": [m._offers],
+        "Offers": [m.offers],
         "EnergySupplier": list(m.suppliers),
         "EnergyMarket": [m.energy_market],
         "EnergyClearing": [m.energy],

@@ -157,7 +157,7 @@ def test_consumer_surplus_rises_when_prices_fall():
     model = _model()
     for _ in range(6):
         model.step()
-    offers = model._offers
+    offers = model.offers
     now = model.consumer_surplus_usd(offers)
     cheaper = dataclasses.replace(offers, price_usd_per_mtok=offers.price_usd_per_mtok * 0.7)
     dearer = dataclasses.replace(offers, price_usd_per_mtok=offers.price_usd_per_mtok * 1.3)

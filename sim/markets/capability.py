@@ -27,7 +27,12 @@ and serving a million tokens costs 2 N 1e6 FLOP, divided by the builder's servin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from aiecosim.config import CapabilityConfig, ComputeConfig
 
 
 class CapabilityLaw:
@@ -46,6 +51,19 @@ class CapabilityLaw:
         self.halving_months = algorithmic_halving_months
         self.tokens_per_param = tokens_per_param
         self.inference_flop_per_gpu_hour = inference_flop_per_gpu_hour
+
+    @classmethod
+    def from_config(cls, capability: CapabilityConfig, compute: ComputeConfig) -> CapabilityLaw:
+        """The law of the `capability` section; serving cost also needs the `compute`
+        section's inference FLOP per GPU-hour."""
+        return cls(
+            cap_max=capability.cap_max,
+            alpha=capability.alpha,
+            reference_flop=capability.reference_flop,
+            algorithmic_halving_months=capability.algorithmic_halving_months,
+            tokens_per_param=capability.tokens_per_param,
+            inference_flop_per_gpu_hour=compute.inference_flop_per_gpu_hour,
+        )
 
     def algorithmic_efficiency(self, month: float) -> float:
         """A(t): how many times less compute a given capability needs than at month 0."""

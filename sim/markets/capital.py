@@ -24,7 +24,8 @@ So a year of returns below expectations lowers sentiment, and with it multiples 
 further), deployment and the inflow of new money: the correction comes from the returns, when
 they come; patience sets how deep it goes. A correction is the month sentiment falls through
 `correction_threshold`. At the start E_0 is the return that makes s_0 (`optimism`) a steady state.
-Deployment scales with exp(k * min(s, 0)).
+Deployment, and the new money limited partners pay in (split over the funds in proportion to
+their capital), scale with exp(k * min(s, 0)).
 
 An investor i with thesis theta_i (0 efficiency .. 1 scale) weights a builder j raising money by
 
@@ -36,7 +37,12 @@ what it asks for.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from aiecosim.config import InvestorConfig
 
 SENTIMENT_BOUND = 3.0
 
@@ -72,8 +78,27 @@ class CapitalMarket:
         self.expected_return = (required_return_per_year + optimism * self._tolerance) / 12
         self.corrected = optimism < correction_threshold
         self.ownership = np.zeros((n_investors, 0))  # investors x firms, share of equity
+        self.valuation_usd = np.zeros(0)  # each firm's valuation after last month's rounds
         self.marked_after_rounds_usd = np.zeros(n_investors)
         self.realised_return = 0.0
+
+    @classmethod
+    def from_config(cls, investors: InvestorConfig) -> CapitalMarket:
+        """The capital market of the `investors` section, at the start date."""
+        return cls(
+            sentiment_adjustment=investors.sentiment_adjustment,
+            patience_months=investors.patience_months,
+            optimism=investors.optimism,
+            required_return_per_year=investors.required_return_per_year,
+            belief_update=investors.belief_update,
+            base_revenue_multiple=investors.base_revenue_multiple,
+            multiple_sentiment_elasticity=investors.multiple_sentiment_elasticity,
+            funding_sensitivity=investors.funding_sensitivity,
+            correction_threshold=investors.correction_threshold,
+            w_fit=investors.w_fit,
+            w_perf=investors.w_perf,
+            n_investors=investors.n_investors,
+        )
 
     @property
     def _tolerance(self) -> float:
@@ -82,9 +107,20 @@ class CapitalMarket:
 
     # ------------------------------------------------------------------ equity
     def add_firm(self) -> None:
+        """A new firm, owned by no investor yet and valued at 0 until its first rounds."""
         self.ownership = np.concatenate(
             [self.ownership, np.zeros((self.ownership.shape[0], 1))], axis=1
         )
+        self.valuation_usd = np.append(self.valuation_usd, 0.0)
+
+    def grant_initial_stakes(
+        self, thesis: np.ndarray, orientation: np.ndarray, firms: np.ndarray, share: float
+    ) -> None:
+        """Investors own `share` of each of `firms` at the start, spread over the funds by
+        how well the firm's orientation fits their theses: in proportion to exp(w_fit * fit)."""
+        for firm in firms:
+            fit = np.exp(self.w_fit * (1 - np.abs(thesis - orientation[firm])))
+            self.ownership[:, firm] = share * fit / fit.sum()
 
     @property
     def revenue_multiple(self) -> float:
@@ -101,6 +137,64 @@ class CapitalMarket:
     def marked_stakes_usd(self, valuation_usd: np.ndarray) -> np.ndarray:
         """Each investor's stakes at today's valuations."""
         return self.ownership @ valuation_usd
+
+    def mark(
+        self,
+        valuation_usd: np.ndarray,
+        thesis: np.ndarray,
+        orientation: np.ndarray,
+        learning_rate: float,
+    ) -> tuple[np.ndarray, float, np.ndarray]:
+        """The month's marks at today's valuations (USD, one per firm): each investor's stakes,
+        the realised return since last month's rounds (`realise`), and each investor's thesis
+        learned from its own gains on each firm since then (`learn_theses`; `orientation` one
+        per firm)."""
+        marked = self.marked_stakes_usd(valuation_usd)
+        realised = self.realise(marked)
+        gains = self.ownership * (valuation_usd - self.valuation_usd)[None, :]
+        return marked, realised, self.learn_theses(thesis, gains, orientation, learning_rate)
+
+    def fund_rounds(
+        self,
+        investor_thesis: np.ndarray,
+        investor_budget_usd: np.ndarray,
+        builder_orientation: np.ndarray,
+        builder_performance: np.ndarray,
+        builder_ask_usd: np.ndarray,
+        firms: np.ndarray,
+        valuation_usd: np.ndarray,
+    ) -> np.ndarray:
+        """This month's rounds among the builders raising money (`firms`: their firm indices):
+        investors split their budgets (`allocate`) and buy equity at the pre-money valuation
+        (`buy_equity`); a round prices its firm at pre-money plus the new money, in
+        `valuation_usd` (one per firm, updated in place). Returns the matrix (investors x
+        builders) of USD invested."""
+        invested = self.allocate(
+            investor_thesis,
+            investor_budget_usd,
+            builder_orientation,
+            builder_performance,
+            builder_ask_usd,
+        )
+        for j in np.flatnonzero(invested.sum(axis=0) > 0):
+            firm = firms[j]
+            self.buy_equity(firm, invested[:, j], float(valuation_usd[firm]))
+            valuation_usd[firm] += float(invested[:, j].sum())
+        return invested
+
+    def close_rounds(self, valuation_usd: np.ndarray) -> np.ndarray:
+        """The valuations after this month's rounds (USD, one per firm), kept with the stakes
+        marked at them for next month's return. Returns those stakes, one per investor."""
+        self.valuation_usd = valuation_usd
+        self.marked_after_rounds_usd = self.marked_stakes_usd(valuation_usd)
+        return self.marked_after_rounds_usd
+
+    def inflows_usd(self, capital_usd: list[float], inflow_usd_per_month: float) -> np.ndarray:
+        """New money from limited partners this month, by fund (USD): the normal inflow times
+        `funding_factor`, in proportion to each fund's capital (equally when none has any)."""
+        total, n = sum(capital_usd), len(capital_usd)
+        weight = np.array(capital_usd) / total if total > 0 else np.full(n, 1 / max(n, 1))
+        return inflow_usd_per_month * self.funding_factor * weight
 
     def buy_equity(self, firm: int, invested_usd: np.ndarray, pre_money_usd: float) -> None:
         """A round in `firm`: investors put in `invested_usd` (one amount per investor) at a

@@ -29,10 +29,29 @@ chip makers for what it installs; the fleet depreciates over the accelerators' l
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from aiecosim.markets.energy import HOURS_PER_MONTH
 
+if TYPE_CHECKING:
+    from aiecosim.config import ComputeConfig
+
 DEMAND_SMOOTHING = 0.5  # weight of the latest month in the demand ratio that sets the price
+# The demand ratio (GPU-hours wanted / available) is capped before it enters the smoothed
+# ratio, so one month of runaway requests (a burst of training plans) cannot hold the price up
+# for months after (a modelling choice: at a ratio of 5 the default scarcity multiplier already
+# prices an hour at about 40 times its base price, far past any observed rental spike).
+MAX_DEMAND_RATIO = 5.0
+# The ratio stands for 2x (twice what can be served) in a month with no capacity at all.
+DEMAND_RATIO_WITHOUT_CAPACITY = 2.0
+# Installations follow demand: a month's installs are the month's chip output times
+# demand_ratio / u*, at most 1.5x that output (a modelling choice: when rents are high, chips
+# are pulled forward from inventory and from other buyers, but not without limit).
+MAX_INSTALL_SIGNAL = 1.5
+# The fleet may exceed what the grid connections can power by 10%: operators install chips
+# slightly ahead of the power that will feed them (and idle ones draw less than peak).
+POWER_OVERBUILD = 1.1
 
 
 class ComputeMarket:
@@ -71,6 +90,22 @@ class ComputeMarket:
         self.depreciation_usd = 0.0
         self.capex_usd = 0.0
         self.energy_cost_usd = 0.0
+
+    @classmethod
+    def from_config(cls, compute: ComputeConfig) -> ComputeMarket:
+        """The market of the `compute` section, at the start date."""
+        return cls(
+            installed_gpus_h100e=compute.installed_gpus_h100e,
+            dc_power_capacity_mw=compute.dc_power_capacity_mw,
+            capex_usd_per_h100e=compute.capex_usd_per_h100e,
+            gpu_life_months=compute.gpu_life_months,
+            price_performance_doubling_months=compute.price_performance_doubling_months,
+            power_kw_per_h100e=compute.power_kw_per_h100e,
+            power_efficiency_doubling_months=compute.power_efficiency_doubling_months,
+            target_utilisation=compute.target_utilisation,
+            scarcity_multiplier=compute.scarcity_multiplier,
+            cloud_markup=compute.cloud_markup,
+        )
 
     def depreciate(self) -> float:
         self.depreciation_usd = self.fleet_book_usd / self.gpu_life_months
@@ -130,6 +165,28 @@ class ComputeMarket:
             return np.ones_like(requested)
         return np.full_like(requested, available / total)
 
+    def serve_inference(
+        self, gpu_hours: np.ndarray, own_gpu_hours: np.ndarray, training_gpu_hours: float
+    ) -> tuple[np.ndarray, float]:
+        """Share (0..1) of each offer's inference `gpu_hours` that can be served, and the
+        GPU-hours inference wants from the market. Fleet owners serve their own offers from
+        their own hours first (`own_gpu_hours`: what each offer's provider has left, 0 for
+        renters); the rest shares the capacity left after `training_gpu_hours` plus the hours
+        owners leave spare. When short, every offer is cut by the same share."""
+        own_used = np.minimum(gpu_hours, own_gpu_hours)
+        market_need = gpu_hours - own_used
+        available = self.capacity_gpu_hours - training_gpu_hours + (own_gpu_hours - own_used).sum()
+        need = market_need.sum()
+        wanted = float(gpu_hours.sum() - own_used.sum())
+        cut = min(1.0, max(0.0, available) / need) if need > 0 else 1.0
+        served = np.divide(
+            own_used + market_need * cut,
+            gpu_hours,
+            out=np.ones_like(gpu_hours),
+            where=gpu_hours > 0,
+        )
+        return served, wanted
+
     def record_use(
         self, used_gpu_hours: float, wanted_gpu_hours: float, extra_capacity_gpu_hours: float = 0.0
     ) -> float:
@@ -137,17 +194,19 @@ class ComputeMarket:
         capacity others rented out, set next month's scarcity."""
         capacity = self.capacity_gpu_hours + extra_capacity_gpu_hours
         self.utilisation = min(1.0, used_gpu_hours / capacity) if capacity > 0 else 1.0
-        ratio = wanted_gpu_hours / capacity if capacity > 0 else 2.0
-        self.demand_ratio += DEMAND_SMOOTHING * (min(ratio, 5.0) - self.demand_ratio)
+        ratio = wanted_gpu_hours / capacity if capacity > 0 else DEMAND_RATIO_WITHOUT_CAPACITY
+        self.demand_ratio += DEMAND_SMOOTHING * (min(ratio, MAX_DEMAND_RATIO) - self.demand_ratio)
         return self.utilisation
 
     def retire_and_install(self, month: float, production_gpus: float) -> tuple[float, float]:
         """Retire worn-out accelerators; install new ones when utilisation calls for them and the
         power allows. Returns (installed this month, capex USD)."""
         retired = self.installed_gpus_h100e / self.gpu_life_months
-        demand_signal = min(1.5, self.demand_ratio / self.target_utilisation)
+        demand_signal = min(MAX_INSTALL_SIGNAL, self.demand_ratio / self.target_utilisation)
         headroom = max(
-            0.0, 1.1 * self.power_limited_gpus(month) - (self.installed_gpus_h100e - retired)
+            0.0,
+            POWER_OVERBUILD * self.power_limited_gpus(month)
+            - (self.installed_gpus_h100e - retired),
         )
         installed = min(production_gpus * demand_signal, headroom)
         self.installed_gpus_h100e += installed - retired

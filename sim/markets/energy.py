@@ -15,8 +15,12 @@ Energy in a month = average MW * hours in the month (730 h).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from aiecosim.config import EnergyConfig
 
 HOURS_PER_MONTH = 730.0
 HOURS_PER_YEAR = 8760.0
@@ -43,6 +47,14 @@ class EnergyMarket:
     def __init__(self, scarcity_threshold: float, scarcity_premium_usd_per_mwh: float) -> None:
         self.scarcity_threshold = scarcity_threshold
         self.scarcity_premium_usd_per_mwh = scarcity_premium_usd_per_mwh
+
+    @classmethod
+    def from_config(cls, energy: EnergyConfig) -> EnergyMarket:
+        """The market of the `energy` section."""
+        return cls(
+            scarcity_threshold=energy.scarcity_threshold,
+            scarcity_premium_usd_per_mwh=energy.scarcity_premium_usd_per_mwh,
+        )
 
     def clear(
         self, capacity_mw: np.ndarray, marginal_cost_usd_per_mwh: np.ndarray, demand_mw: float
