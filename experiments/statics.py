@@ -4,16 +4,30 @@ Each `Expectation` names a scenario, a measure of a run, and the direction the s
 move it against the baseline. Both worlds run on the same seeds (common random numbers: the same
 enterprises, network and shocks), so the test is paired: a one-sided Wilcoxon signed-rank test
 on the per-seed differences, the effect shown when p < 0.05. Not one seed: a replicate set.
+
+The table in docs/model.md, between the `BEGIN` and `END` marker comments, is what
+`docs_block()` writes for `SEEDS` and `ENTERPRISES` (`aiecosim statics` rewrites it;
+tests/test_statics.py checks it is the committed one).
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from aiecosim.experiments.runner import parallel_map
 from scipy.stats import wilcoxon
+
+#: The replicate set of the documented table: seeds 1..12, 2,000 enterprise cohorts a run.
+SEEDS: tuple[int, ...] = tuple(range(1, 13))
+ENTERPRISES = 2000
+OVERRIDES: tuple[str, ...] = (f"run.enterprises={ENTERPRISES}",)
+#: Where the table lives in the source checkout, and the comments that enclose it.
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "model.md"
+BEGIN, END = "<!-- statics:begin -->", "<!-- statics:end -->"
 
 
 @dataclass(frozen=True)
@@ -186,14 +200,16 @@ def comparative_statics(
     overrides: Sequence[str] = (),
     workers: int = 1,
     expectations: Sequence[Expectation] = EXPECTATIONS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the baseline and every scenario named in `expectations` on the same seeds.
 
     Returns (table, per_run): one row per expectation with both means, the paired one-sided
-    p-value and whether the effect is shown; and one row per (scenario, seed)."""
+    p-value and whether the effect is shown; and one row per (scenario, seed). `progress(done,
+    total)` is called as each run finishes."""
     scenarios = ["baseline", *dict.fromkeys(e.scenario for e in expectations)]
     tasks = [(s, tuple(overrides), int(k)) for s in scenarios for k in seeds]
-    per_run = pd.DataFrame(parallel_map(_run, tasks, workers))
+    per_run = pd.DataFrame(parallel_map(_run, tasks, workers, progress))
     base = per_run[per_run["scenario"] == "baseline"].set_index("seed")
     rows = []
     for e in expectations:
@@ -223,15 +239,77 @@ def _one_sided_p(diff: pd.Series, direction: str) -> float:
     return float(wilcoxon(diff, alternative=alternative).pvalue)
 
 
-def markdown(table: pd.DataFrame, seeds: Sequence[int], fmt: Callable[[float], str]) -> str:
+def fmt_value(measure: str, x: float) -> str:
+    """A measure's mean as the table shows it: money in billions of USD, large numbers whole
+    with thousands separators, hundreds to one decimal, the rest to three significant digits."""
+    if measure.endswith(", USD"):
+        return f"{x / 1e9:,.0f} bn"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) >= 100:
+        return f"{x:.1f}"
+    return f"{x:.3g}"
+
+
+def markdown(
+    table: pd.DataFrame,
+    seeds: Sequence[int],
+    fmt: Callable[[float], str] | None = None,
+) -> str:
+    """The table as markdown; `fmt` formats every mean (default: `fmt_value` by measure)."""
     lines = [
         f"| scenario | measure | expected | baseline | scenario | p ({len(seeds)} paired seeds) "
         "| shown |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in table.itertuples():
+        base, world = (
+            fmt(x) if fmt is not None else fmt_value(r.measure, x)
+            for x in (r.baseline_mean, r.scenario_mean)
+        )
         lines.append(
-            f"| {r.scenario} | {r.measure} | {r.direction} | {fmt(r.baseline_mean)} | "
-            f"{fmt(r.scenario_mean)} | {r.p_value:.3f} | {'yes' if r.shown else '**no**'} |"
+            f"| {r.scenario} | {r.measure} | {r.direction} | {base} | {world} | "
+            f"{r.p_value:.3f} | {'yes' if r.shown else '**no**'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def docs_block(table: pd.DataFrame) -> str:
+    """What goes between the markers in docs/model.md: how the table was made, and the table
+    of `comparative_statics(SEEDS, OVERRIDES)`."""
+    return (
+        f"Each scenario against the baseline on the same {len(SEEDS)} seeds "
+        f"({ENTERPRISES:,} enterprises), a paired one-sided\n"
+        "Wilcoxon signed-rank test per expectation (`experiments/statics.py`, tested in\n"
+        "tests/test_statics.py; `uv run aiecosim statics` rewrites this table, `--check` "
+        "compares):\n\n" + markdown(table, SEEDS)
+    )
+
+
+def committed_block(text: str) -> tuple[int, int]:
+    """Start and end offsets of what lies between the markers in `text`; ValueError unless
+    each marker occurs once, `BEGIN` first."""
+    if text.count(BEGIN) != 1 or text.count(END) != 1:
+        raise ValueError(f"needs one {BEGIN} and one {END} line around the statics table")
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    if end < start:
+        raise ValueError(f"{END} comes before {BEGIN}")
+    return start, end
+
+
+def with_block(text: str, block: str) -> str:
+    """`text` with what lies between the markers replaced by `block`."""
+    start, end = committed_block(text)
+    return text[:start] + "\n" + block + "\n" + text[end:]  # the table ends at a blank line
+
+
+def diff(text: str, new_text: str, name: str) -> str:
+    """Unified diff from the committed text to the regenerated one."""
+    return "".join(
+        difflib.unified_diff(
+            text.splitlines(keepends=True),
+            new_text.splitlines(keepends=True),
+            fromfile=f"{name} (committed)",
+            tofile=f"{name} (aiecosim statics)",
+        )
+    )

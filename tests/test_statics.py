@@ -3,12 +3,24 @@ one-sided Wilcoxon test per expectation (experiments/statics.py).
 
 Three expectations are known gaps of the model, explained in docs/model.md ("Scenarios and what
 they move"); they are strict xfails, so a change that makes the model show one says so.
+
+The table in docs/model.md is what `aiecosim statics` writes from these same runs: a change that
+moves a number there fails here until the table is regenerated.
 """
 
 from __future__ import annotations
 
 import pytest
-from aiecosim.experiments.statics import EXPECTATIONS, comparative_statics
+from aiecosim.experiments.statics import (
+    DOCS,
+    EXPECTATIONS,
+    OVERRIDES,
+    SEEDS,
+    comparative_statics,
+    diff,
+    docs_block,
+    with_block,
+)
 
 KNOWN_GAPS = {
     ("scaling-plateau", "frontier_lab_share"): (
@@ -29,9 +41,14 @@ KNOWN_GAPS = {
 
 
 @pytest.fixture(scope="module")
-def statics():
-    table, _ = comparative_statics(range(1, 13), ["run.enterprises=2000"], workers=2)
-    return table.set_index(["scenario", "key"])
+def computed():
+    table, _ = comparative_statics(SEEDS, OVERRIDES, workers=2)
+    return table
+
+
+@pytest.fixture(scope="module")
+def statics(computed):
+    return computed.set_index(["scenario", "key"])
 
 
 @pytest.mark.parametrize(
@@ -54,3 +71,66 @@ def test_scenario_moves_its_measure(statics, expectation):
         f"baseline {row['baseline_mean']:.4g}, scenario {row['scenario_mean']:.4g}, "
         f"p = {row['p_value']:.3f}"
     )
+
+
+def test_the_table_in_the_docs_is_what_aiecosim_statics_writes(computed):
+    text = DOCS.read_text(encoding="utf-8")
+    regenerated = with_block(text, docs_block(computed))
+    assert regenerated == text, (
+        "docs/model.md's statics table is stale; `uv run aiecosim statics` rewrites it:\n"
+        + diff(text, regenerated, "docs/model.md")
+    )
+
+
+# ------------------------------------------------------------------ the command
+def _statics(*args):
+    from aiecosim.views.cli import app
+    from typer.testing import CliRunner
+
+    return CliRunner().invoke(app, ["statics", *args])
+
+
+PAGE = "# Model\n\nText before.\n\n<!-- statics:begin -->\nan old table\n<!-- statics:end -->\n\nAfter.\n"
+
+
+def test_the_statics_command_refuses_a_file_it_cannot_use_in_one_line(tmp_path):
+    missing = _statics("--docs", str(tmp_path / "nope.md"))
+    assert missing.exit_code == 2 and "cannot read it" in missing.output
+    unmarked = tmp_path / "unmarked.md"
+    unmarked.write_text("# Model\n\nno markers here\n")
+    reversed_ = tmp_path / "reversed.md"
+    reversed_.write_text("<!-- statics:end -->\n<!-- statics:begin -->\n")
+    for path, expected in ((unmarked, "statics:begin"), (reversed_, "comes before")):
+        before = path.read_text()
+        result = _statics("--docs", str(path))
+        assert result.exit_code == 2 and expected in result.output
+        assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+        assert path.read_text() == before  # nothing written
+    assert _statics("--workers", "0").exit_code == 2
+
+
+def test_check_shows_a_stale_table_and_the_command_rewrites_only_the_table(tmp_path, monkeypatch):
+    """On a small replicate set (two seeds, 300 cohorts, two years): --check exits 1 with the
+    difference and writes nothing; the command then replaces what lies between the markers,
+    keeps the rest of the page, and --check passes."""
+    from aiecosim.experiments import statics as cs
+
+    monkeypatch.setattr(cs, "SEEDS", (1, 2))
+    monkeypatch.setattr(cs, "OVERRIDES", ("run.enterprises=300", "run.steps=24"))
+    page = tmp_path / "model.md"
+    page.write_text(PAGE)
+    stale = _statics("--docs", str(page), "--check", "--workers", "1")
+    assert stale.exit_code == 1, stale.output
+    assert "-an old table" in stale.output and "+| energy-crunch |" in stale.output
+    assert page.read_text() == PAGE
+    wrote = _statics("--docs", str(page), "--workers", "1")
+    assert wrote.exit_code == 0, wrote.output
+    text = page.read_text()
+    assert text.startswith("# Model\n\nText before.\n\n<!-- statics:begin -->\nEach scenario")
+    assert "an old table" not in text and "p (2 paired seeds)" in text
+    assert text.endswith("\n\n<!-- statics:end -->\n\nAfter.\n")
+    assert len([line for line in text.splitlines() if line.startswith("| ")]) == 1 + len(
+        cs.EXPECTATIONS
+    )
+    fresh = _statics("--docs", str(page), "--check", "--workers", "1")
+    assert fresh.exit_code == 0 and "up to date" in fresh.output
