@@ -1,5 +1,6 @@
 """The browser visualiser without a browser: the app's components rendered with solara's test
-renderer (reacton), its model parameters, its charts, and `aiecosim viz` failing cleanly."""
+renderer (reacton), its model parameters, its charts (the report's definitions), and
+`aiecosim viz` failing cleanly."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import solara
+from aiecosim.agents.strategy import ARCHETYPE_COLOURS
 from aiecosim.config import list_scenarios, load_config
 from aiecosim.model import AIEcosystemModel
 from aiecosim.views import app as viz
+from aiecosim.views import charts
+from aiecosim.views import report as report_figure
 from aiecosim.views.cli import app as cli
 from PIL import Image
 from typer.testing import CliRunner
@@ -67,6 +71,16 @@ def select_scenario(rc, name: str) -> None:
     rc.find(v.Select, label="Scenario").widget.v_model = name
 
 
+def seed_box(rc):
+    return rc.find(v.TextField, label="Random seed").widget
+
+
+def enter_seed(rc, text: str) -> None:
+    box = seed_box(rc)
+    box.v_model = text
+    box.fire_event("keyup.enter", None)  # the seed box applies on Enter or on leaving it
+
+
 def banner(rc) -> str | None:
     """The text of the "Reset to apply" banner, None when there is none."""
     found = rc.find(v.Alert, class_="aiecosim-pending-banner")
@@ -96,7 +110,7 @@ def test_controls_exist(viz_page):
     assert LEVER_LABELS | {"Enterprises"} <= sliders
     select = viz_page.find(v.Select, label="Scenario").widget
     assert select.v_model == "baseline" and set(select.items) == set(list_scenarios())
-    assert viz_page.find(v.TextField, label="Random seed").widget.v_model == "3"
+    assert seed_box(viz_page).v_model == "3" and not seed_box(viz_page).error
     # every panel is there: six charts, the network, the firm table
     assert len(viz_page.find(ipywidgets.Image).widgets) == len(viz.PANELS) + 1
     assert "Open Source Builder 1" in firm_table(viz_page)
@@ -126,9 +140,7 @@ def test_a_step_advances_the_month_and_the_panels_get_new_data(viz_page):
 def test_a_moved_slider_is_marked_until_reset_applies_it(viz_page):
     button(viz_page, "Step").click()
     slider(viz_page, "scale_alpha").v_model = 0.3
-    seed = viz_page.find(v.TextField, label="Random seed").widget
-    seed.v_model = "11"
-    seed.fire_event("keyup.enter", None)  # the seed box applies on Enter or on leaving it
+    enter_seed(viz_page, "11")
     # the running model is untouched, and the page says so
     assert month_text(viz_page).startswith("Month 1 of 120")
     assert "alpha 0.12 ·" in levers_text(viz_page)
@@ -143,6 +155,36 @@ def test_a_moved_slider_is_marked_until_reset_applies_it(viz_page):
     assert "alpha 0.3 ·" in levers_text(viz_page)
     assert details_text(viz_page).startswith("baseline, seed 11 · 600 enterprises")
     assert banner(viz_page) is None and pending_notes(viz_page) == []
+
+
+def test_a_bad_seed_is_refused_in_the_box_and_reset_keeps_the_last_good_one(viz_page):
+    """A seed must be a whole number, 0 or more (as `aiecosim run --seed`): other text stays
+    in the box, marked with the reason, changes nothing and is never handed to Reset (which
+    would fail on it, or silently run some other seed)."""
+    button(viz_page, "Step").click()
+    before = current_model(viz_page)
+    for bad in ("abc", "-5", "2.5", "1e3", ""):
+        enter_seed(viz_page, bad)
+        assert seed_box(viz_page).error
+        (message,) = seed_box(viz_page).messages
+        assert "not a seed: must be a whole number, 0 or more" in message
+        assert "Reset uses seed 3" in message
+        # the running model goes on untouched, and nothing is pending
+        assert month_text(viz_page).startswith("Month 1 of 120")
+        assert current_model(viz_page) is before
+        assert banner(viz_page) is None and pending_notes(viz_page) == []
+    button(viz_page, "Reset").click()  # runs the last good seed, from month 0
+    assert month_text(viz_page).startswith("Month 0 of 120")
+    assert details_text(viz_page).startswith("baseline, seed 3 · 600 enterprises")
+    assert current_model(viz_page) is not before
+    # a good seed clears the mark and is pending until Reset, like any other parameter
+    enter_seed(viz_page, " 012 ")
+    assert not seed_box(viz_page).error and not seed_box(viz_page).messages
+    assert "seed 012 (running: 3)" in banner(viz_page)
+    button(viz_page, "Reset").click()
+    assert details_text(viz_page).startswith("baseline, seed 12 ·")
+    with pytest.raises(ValueError, match="must be a whole number"):
+        viz.VizModel(seed="abc", enterprises=300)
 
 
 def test_a_scenario_switch_moves_every_slider_and_reset_runs_that_scenario(viz_page):
@@ -255,7 +297,6 @@ def test_viz_model_builds_its_config_from_scenario_and_levers():
     assert cfg.capability.open_distillation_multiplier == pytest.approx(9.0)
     assert cfg.enterprises.switching_cost == pytest.approx(5.0)  # the scenario's, untouched
     assert model.seed == 7
-    assert viz.parse_seed(" 12 ") == 12 and viz.parse_seed("abc") == viz.parse_seed("abc")
     # integer slider values go into the config's float fields
     model = viz.VizModel(enterprises=300, hardware_doubling_months=30, investor_patience_months=60)
     assert model.cfg.compute.price_performance_doubling_months == 30.0
@@ -277,6 +318,7 @@ def test_the_visualiser_leaves_the_simulation_as_it_is():
 
 # ------------------------------------------------------------------------- charts
 ALL_PANELS = (*viz.PANELS, viz.NETWORK_PANEL)
+PANEL = {spec.key: spec for spec in ALL_PANELS}
 
 
 def pixels(png: bytes) -> np.ndarray:
@@ -309,25 +351,74 @@ def test_a_month_redraws_only_what_moved_and_looks_as_if_drawn_afresh():
         for spec in ALL_PANELS:
             drawn = viz.render_panel(spec, model)
             if month in (1, 7, 24):
-                fresh, _ = spec.chart(model).render(model)
+                fresh, _ = spec.chart(model).render(spec.data(model))
                 np.testing.assert_array_equal(pixels(drawn.png), pixels(fresh), spec.key)
     frames = {key: chart.frames_drawn for key, chart in model._viz_charts.items()}
     assert frames["network"] == 1 and frames["revenue"] <= 2 and frames["adoption"] <= 2
-    assert sum(frames.values()) <= 7 * 2 + 24, frames  # most months redraw no frame at all
+    # most months redraw no frame at all
+    assert sum(frames.values()) <= len(ALL_PANELS) * 2 + 24, frames
+
+
+def test_the_report_and_the_visualiser_draw_each_chart_from_one_definition():
+    """Every chart of the page is a chart of report.png, drawn from the same definition
+    (`charts.CHARTS`): same title, same y axes, same series in the same colours and dashes,
+    with the same values month by month, and the same names in the legends."""
+    assert list(report_figure.PANEL_TITLES) == [spec.title for spec in charts.CHARTS.values()]
+    assert [p.title for p in viz.PANELS] == [charts.CHARTS[k].title for k in viz.APP_CHARTS]
+    # the page shows every chart of the model table; the report adds the firm-table one
+    assert set(report_figure.PANELS) - set(viz.APP_CHARTS) == {"top_firms"}
+
+    model = viz.VizModel(enterprises=600, seed=1)
+    for _ in range(8):
+        model.step()
+    shown = {key: viz.render_panel(PANEL[key], model) for key in viz.APP_CHARTS}
+    drawn = report_figure.ReportFigure.from_frames(model.model_table(), pd.DataFrame())
+
+    def series(plot: charts.Plot) -> list[tuple]:
+        return [
+            (line.get_color(), line.get_linestyle(), line.get_linewidth(), line.axes is plot.twin)
+            for line in plot.lines
+        ]
+
+    for key in viz.APP_CHARTS:
+        spec = charts.CHARTS[key]
+        live, still = model._viz_charts[key].plot, drawn.plots[key]
+        assert live.spec is still.spec is spec
+        assert still.ax.get_title(loc="left") == spec.title
+        assert live.ax.get_ylabel() == still.ax.get_ylabel() == spec.left.label
+        if spec.right is not None:
+            assert live.twin.get_ylabel() == still.twin.get_ylabel() == spec.right.label
+        assert series(live) == series(still) and len(live.lines) == len(spec.lines)
+        for a, b in zip(live.lines, still.lines, strict=True):  # the same numbers, same months
+            np.testing.assert_array_equal(a.get_xdata(), b.get_xdata())
+            np.testing.assert_allclose(a.get_ydata(), b.get_ydata())
+        for a, b in zip(live.areas, still.areas, strict=True):
+            np.testing.assert_allclose(a.get_paths()[0].vertices, b.get_paths()[0].vertices)
+        legend = still.ax.get_legend()
+        texts = [t.get_text() for t in legend.get_texts()] if legend else []
+        for line in spec.lines:
+            assert f"{line.name} " in shown[key].legend, (key, line.name)
+            assert any(t.startswith(line.name) for t in texts), (key, line.name, texts)
+        colours = [line.colour for line in spec.lines]
+        assert not set(colours) & set(ARCHETYPE_COLOURS.values()) - {
+            ARCHETYPE_COLOURS["open_source_builder"]  # the best open-weights model's line
+        }
 
 
 def test_axis_ranges_are_round_and_only_widen():
-    assert viz._round_up(0.93) == 1.0 and viz._round_up(1.01) == 1.5 and viz._round_up(4.1) == 5
-    assert viz._round_down(0.93) == 0.8 and viz._round_down(57) == 50
-    assert viz._round_up(130, viz.LOG_STEPS) == 200 and viz._round_down(45, viz.LOG_STEPS) == 20
+    assert charts.round_up(0.93) == 1.0 and charts.round_up(1.01) == 1.5
+    assert charts.round_up(4.1) == 5
+    assert charts.round_down(0.93) == 0.8 and charts.round_down(57) == 50
+    assert charts.round_up(130, charts.LOG_STEPS) == 200
+    assert charts.round_down(45, charts.LOG_STEPS) == 20
     model = viz.VizModel(enterprises=600)
-    viz.render_panel(viz.PANELS[5], model)
+    viz.render_panel(PANEL["capex"], model)
     chart = model._viz_charts["capex"]
     tops = []
     for _ in range(12):
         model.step()
-        viz.render_panel(viz.PANELS[5], model)
-        tops.append(chart.ax.get_ylim()[1])
+        viz.render_panel(PANEL["capex"], model)
+        tops.append(chart.plot.ax.get_ylim()[1])
         values = viz.history(model)["cum_ai_capex_usd"] / 1e9
         assert values.max() <= tops[-1]
     assert tops == sorted(tops)
@@ -335,9 +426,9 @@ def test_axis_ranges_are_round_and_only_widen():
 
 def test_legends_carry_the_months_values_as_html():
     model = viz.VizModel(enterprises=600)
-    assert "Frontier labs</span>" in viz.render_panel(viz.PANELS[0], model).legend
+    assert "Frontier labs</span>" in viz.render_panel(PANEL["revenue"], model).legend
     model.step()
-    legend = viz.render_panel(viz.PANELS[1], model).legend
+    legend = viz.render_panel(PANEL["prices"], model).legend
     assert legend.startswith("<div class='aiecosim-legend'>")
     assert legend.count("<svg") == 3 and "/Mtok" in legend and "/GPU-h" in legend
     network = viz.render_panel(viz.NETWORK_PANEL, model).legend

@@ -64,7 +64,7 @@ def wait_until_up(url: str, server: subprocess.Popen, log: Path, deadline_s: flo
 @pytest.fixture
 def viz_server(tmp_path):
     """`aiecosim viz` on a free localhost port, killed at the end whatever happens."""
-    from aiecosim.views.app import ensure_browser_assets
+    from aiecosim.views.assets import ensure_browser_assets
 
     missing = ensure_browser_assets(log=lambda msg: None)
     if missing:

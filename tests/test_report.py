@@ -1,19 +1,31 @@
-"""report.png: nine titled panels at a known pixel size, and no error on degenerate runs."""
+"""report.png: nine titled panels at a known pixel size, no error on degenerate runs, and the
+same picture whether drawn at once or in two layers by the `aiecosim run` drawer process."""
 
 from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+from aiecosim.views.charts import CHARTS
 from aiecosim.views.report import (
     ARCHETYPE_COLOURS,
     DPI,
     FIGSIZE_IN,
     PANEL_TITLES,
+    ReportFigure,
     build_report_figure,
+    firms_from_frame,
+    months_from_frame,
     plot_report,
+    read_run_tables,
 )
 from matplotlib.image import imread
+from PIL import Image
 
 ARCHETYPES = ("frontier_lab", "integrated_giant", "open_source_builder")
 FIRMS = [
@@ -245,3 +257,130 @@ def test_empty_model_table_still_gives_a_report(tmp_path):
     model, firms = synthetic_run(3)
     out = plot_report(model.iloc[0:0], firms.iloc[0:0], tmp_path / "report.png")
     assert out.stat().st_size > 10_000
+
+
+def test_panels_are_the_chart_definitions_in_order():
+    assert PANEL_TITLES == tuple(spec.title for spec in CHARTS.values())
+    report = ReportFigure.from_frames(*synthetic_run(12))
+    for key, plot in report.plots.items():
+        spec = CHARTS[key]
+        assert plot.ax.get_title(loc="left") == spec.title
+        assert [line.get_color() for line in plot.lines] == [s.colour for s in spec.lines]
+        # dashed lines, and only they, read on the right axis
+        for line, series in zip(plot.lines, spec.lines, strict=True):
+            assert (line.get_linestyle() == "--") == series.right == (line.axes is plot.twin)
+
+
+def test_prices_legend_gives_each_index_its_starting_price():
+    model, firms = synthetic_run(24)
+    report = ReportFigure.from_frames(model, firms)
+    texts = [t.get_text() for t in report.plots["prices"].ax.get_legend().get_texts()]
+    assert texts == [
+        "Tokens (left, log)",
+        "Compute (right, 100 = $2.40/GPU-h)",
+        f"Energy (right, 100 = ${model['energy_price_usd_per_mwh'][0]:,.0f}/MWh)",
+    ]
+    compute = report.plots["prices"].lines[1].get_ydata()
+    assert compute[0] == pytest.approx(100) and compute[12] == pytest.approx(100 * 0.99**12)
+
+
+def test_corrections_are_marked_in_the_sentiment_panel():
+    model, firms = synthetic_run(24)  # corrections in months 9 and 17
+    plot = ReportFigure.from_frames(model, firms).plots["sentiment"]
+    marks = [segment[0][0] for segment in plot.marks.get_segments()]
+    assert len(marks) == 2 and marks == sorted(marks)
+    texts = [t.get_text() for t in plot.ax.get_legend().get_texts()]
+    assert "Valuation correction" in texts
+
+
+def png_pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+@pytest.mark.parametrize(
+    "announced, months",
+    [((2025, 24), 24), ((2025, 120), 24), ((2031, 6), 24), (None, 24)]
+    + [((2025, 12), 1), ((2025, 12), 0)],
+)
+def test_drawn_in_two_layers_the_report_is_the_report_drawn_at_once(announced, months):
+    """`aiecosim run`'s drawer draws the fixed parts while the model simulates, from the
+    months the run will span, and the data over them once the tables exist. Whatever months
+    it was told (right, too many, others, none), the picture is the one drawn at once."""
+    model, firms = synthetic_run(max(months, 1))
+    model, firms = model.iloc[:months], firms[firms["month"] < months]
+    first = np.datetime64(f"{announced[0]}-01", "M") if announced else None
+    layered = ReportFigure("two layers", first, announced[1] if announced else 0)
+    layered.draw_base()
+    layered.fill(months_from_frame(model), firms_from_frame(firms))
+    layered.render()
+    if months:  # the data's own months, as if nothing had been announced
+        whole = ReportFigure.from_frames(model, firms, "two layers")
+    else:  # no data: the months announced
+        whole = ReportFigure("two layers", first, announced[1])
+        whole.fill(months_from_frame(model), firms_from_frame(firms))
+    whole.render()  # no base: drawn at once
+    np.testing.assert_array_equal(png_pixels(layered.png()), png_pixels(whole.png()))
+
+
+def write_tables(folder, model: pd.DataFrame, firms: pd.DataFrame) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    model.to_parquet(folder / "model.parquet", index=False)
+    firms.to_parquet(folder / "firms.parquet", index=False)
+
+
+def test_tables_read_from_parquet_are_the_tables_given_as_frames(tmp_path):
+    model, firms = synthetic_run(18)
+    firms = firms.sample(frac=1.0, random_state=0)  # the reader puts months back in order
+    firms["alive"] = firms["alive"].astype(object)
+    firms.loc[firms.index[:3], "alive"] = None  # missing: alive
+    write_tables(tmp_path, model, firms)
+    months, firm_rows = read_run_tables(tmp_path)
+    expected, expected_firms = months_from_frame(model), firms_from_frame(firms)
+    np.testing.assert_array_equal(months.dates, expected.dates)
+    assert set(months.columns) == set(expected.columns)
+    for name, values in expected.columns.items():
+        np.testing.assert_array_equal(months[name], values, name)
+    for field in ("firm_id", "name", "archetype", "dates", "revenue_usd", "alive"):
+        np.testing.assert_array_equal(
+            getattr(firm_rows, field), getattr(expected_firms, field), field
+        )
+    assert firm_rows.model_revenue and expected_firms.model_revenue
+
+
+def run_drawer(lines: list[dict]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "aiecosim.views.report"],
+        input="".join(json.dumps(line) + "\n" for line in lines),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_drawer_process_writes_report_png_once_the_tables_are_there(tmp_path):
+    model, firms = synthetic_run(24)
+    write_tables(tmp_path, model, firms)
+    header = {"title": "aiecosim: synthetic, seed 0", "first": "2025-01", "months": 24}
+    done = run_drawer([header, {"folder": str(tmp_path)}])
+    assert done.returncode == 0, done.stderr
+    drawn = png_pixels((tmp_path / "report.png").read_bytes())
+    expected = ReportFigure.from_frames(model, firms, header["title"])
+    expected.render()
+    np.testing.assert_array_equal(drawn, png_pixels(expected.png()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "firms.parquet",
+        "model.parquet",
+        "report.png",
+    ]
+
+
+def test_the_drawer_draws_nothing_when_the_run_stops_before_its_tables(tmp_path):
+    done = run_drawer([{"title": "t", "first": "2025-01", "months": 120}])
+    assert done.returncode == 0, done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_drawer_reports_a_folder_without_tables_as_a_failure(tmp_path):
+    done = run_drawer([{"title": "t", "first": "2025-01", "months": 12, "folder": str(tmp_path)}])
+    assert done.returncode != 0 and "model.parquet" in done.stderr
+    assert list(tmp_path.iterdir()) == []

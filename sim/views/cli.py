@@ -191,7 +191,7 @@ def run(
     an earlier run, and replaces an earlier run only with --force; without --out each run gets a
     fresh folder (runs/<scenario>-<seed>, then -2, -3, ...)."""
     # The report is drawn by a second process, started now so that its imports (matplotlib,
-    # pandas) overlap with this one's and with the simulation.
+    # pyarrow) and the figure's fixed parts overlap with this one's imports and simulation.
     drawer = _start_report_drawer() if report else None
     try:
         _run(scenario, config, set_, seed, steps, enterprises, out, check, force, drawer)
@@ -202,6 +202,8 @@ def run(
 
 
 def _start_report_drawer():
+    """`python -m aiecosim.views.report` (see `aiecosim.views.report.serve`), reading jobs on
+    its input: a header once the config is known, the folder once the tables are written."""
     import subprocess
 
     return subprocess.Popen(
@@ -214,8 +216,6 @@ def _start_report_drawer():
 
 
 def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, drawer) -> None:
-    import json
-
     from aiecosim.outputs import (
         NumericalError,
         OutputFolderError,
@@ -242,6 +242,10 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
                 f"{previous.get('scenario')!r}, seed {previous.get('seed')}); add --force to "
                 "replace it, or choose another folder"
             )
+    title = f"aiecosim: {cfg.scenario.name}, seed {seed}"
+    if drawer is not None:  # the drawer draws the figure's fixed parts while the model runs
+        first = cfg.run.start_date.strftime("%Y-%m")
+        _send(drawer, {"title": title, "first": first, "months": cfg.run.steps})
     with console.status(f"simulating {cfg.scenario.name} ({cfg.run.steps} months)...") as status:
         try:
             result = run_model(
@@ -271,8 +275,7 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
     except OSError as err:
         fail(f"cannot write to {str(out_dir)!r}: {err.strerror or err}")
     if drawer is not None:
-        title = f"aiecosim: {cfg.scenario.name}, seed {seed}"
-        drawer.stdin.write(json.dumps({"folder": str(out_dir), "title": title}) + "\n")
+        _send(drawer, {"folder": str(out_dir)})
         drawer.stdin.close()
     print_summary(result.summary)  # while the report is drawn
     if drawer is not None and drawer.wait() != 0:
@@ -288,6 +291,18 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
         "provenance.json"
         f"{', report.png' if drawer is not None else ''})"
     )
+
+
+def _send(drawer, job: dict) -> None:
+    """One job line to the report drawer. A drawer that has died is reported once the run is
+    written (by its exit status), not here."""
+    import json
+
+    try:
+        drawer.stdin.write(json.dumps(job) + "\n")
+        drawer.stdin.flush()
+    except BrokenPipeError:
+        pass
 
 
 @app.command()
@@ -424,7 +439,9 @@ def analyze(
     x: Annotated[str | None, typer.Option(help="Parameter on the heatmaps' x axis.")] = None,
     y: Annotated[str | None, typer.Option(help="Parameter on the heatmaps' y axis.")] = None,
 ) -> None:
-    """Which strategies survive, win share or die, under which conditions; which levers matter."""
+    """Which strategies survive, win share or die, under which conditions; which levers matter.
+    Exit status 1 when the report is incomplete (runs failed: their errors are in
+    <results>/failed/), 2 when there is nothing to analyse."""
     from aiecosim.experiments.analysis import analyze as run_analysis
     from aiecosim.experiments.analysis import open_sweep, prepare_report_dir, write_report
     from aiecosim.experiments.store import StoreError
@@ -483,6 +500,11 @@ def analyze(
                 f"(density {row['density']:.0%}, coverage {row['coverage']:.0%})"
             )
     console.print(f"report: {path}")
+    if result.incomplete:
+        err_console.print(
+            f"[bold red]incomplete:[/] {escape(result.incomplete)}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -793,6 +815,79 @@ def tournament(
     console.print(f"wrote {out_dir / 'invasion.csv'}, runs.csv and invasion.png")
 
 
+@app.command()
+def statics(
+    docs: Annotated[
+        Path | None,
+        typer.Option(
+            help="Markdown file whose table, between the <!-- statics:begin --> and "
+            "<!-- statics:end --> lines, is rewritten [docs/model.md of the source checkout]."
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Write nothing: print the difference and exit 1 if the file's table is not "
+            "what the runs give.",
+        ),
+    ] = False,
+    workers: Annotated[int | None, typer.Option(help="Local worker processes [all cores].")] = None,
+) -> None:
+    """Comparative statics: run every scenario against the baseline on the same 12 seeds
+    (2,000 enterprises), a paired one-sided Wilcoxon test per expectation, and rewrite the
+    table in docs/model.md."""
+    import os
+
+    from aiecosim.experiments import statics as cs
+    from aiecosim.outputs import atomic_write
+
+    path = docs if docs is not None else cs.DOCS
+    if workers is not None and workers < 1:
+        fail(f"--workers {workers}: must be at least 1")
+    try:
+        text = path.read_text(encoding="utf-8")
+        cs.committed_block(text)
+    except (OSError, UnicodeDecodeError) as err:
+        fail(f"--docs {str(path)!r}: cannot read it ({getattr(err, 'strerror', None) or err})")
+    except ValueError as err:
+        fail(f"--docs {str(path)!r}: {err}")
+    runs = len(cs.SEEDS) * (1 + len({e.scenario for e in cs.EXPECTATIONS}))
+    with _Progress("statics: runs") as progress:
+        table, _ = cs.comparative_statics(
+            cs.SEEDS,
+            cs.OVERRIDES,
+            workers=min(runs, workers or os.cpu_count() or 1),
+            progress=progress,
+        )
+    new_text = cs.with_block(text, cs.docs_block(table))
+    shown = f"{int(table['shown'].sum())} of {len(table)} expectations shown"
+    if check:
+        if new_text == text:
+            console.print(
+                f"the statics table in {escape(str(path))} is up to date ({shown})", soft_wrap=True
+            )
+            return
+        typer.echo(cs.diff(text, new_text, str(path)), nl=False)
+        err_console.print(
+            f"the statics table in {escape(str(path))} is not what the runs give (diff above); "
+            "`aiecosim statics` rewrites it",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    if new_text != text:
+        try:
+            atomic_write(path, lambda p: p.write_text(new_text, encoding="utf-8"))
+        except OSError as err:
+            fail(f"cannot write to {str(path)!r}: {err.strerror or err}")
+    console.print(
+        f"{'rewrote' if new_text != text else 'unchanged:'} the statics table in "
+        f"{escape(str(path))} ({shown})",
+        soft_wrap=True,
+    )
+
+
 def _short(x: float) -> str:
     from aiecosim.experiments.validation import fmt
 
@@ -832,10 +927,12 @@ def bench(
         f"decision step, {d['enterprises']:,} enterprises, {d['edges']:,} edges",
         f"{d['ms_per_step']:.2f} ms",
     )
-    p = results["per_agent_mesa"]
+    p = results["per_agent_same_decision"]
     table.add_row(
-        f"per-agent Mesa decision, {p['enterprises']:,} enterprises, {p['edges']:,} edges",
-        f"{p['ms_per_step']:.1f} ms ({p['speedup']:.0f}x slower)",
+        f"the same decision as a per-agent Mesa model, {p['enterprises']:,} enterprises, "
+        f"{p['edges']:,} edges",
+        f"{p['per_agent_ms_per_step']:.1f} ms "
+        f"(the arrays {p['array_speedup_same_decision']:.0f}x faster)",
     )
     q = results["prices"]
     table.add_row(
@@ -855,7 +952,8 @@ def bench(
         f"{c['run_seconds']:.2f} s (floor + {c['run_over_floor_seconds']:.2f} s)",
     )
     table.add_row("aiecosim run --no-report", f"{c['run_no_report_seconds']:.2f} s")
-    table.add_row("set-up at 50,000 enterprises", f"{results['setup_50k_seconds']:.2f} s")
+    for n, seconds in results["setup_seconds"].items():
+        table.add_row(f"model set-up, {int(n):,} enterprises", f"{seconds:.2f} s")
     for n, mib in results["peak_memory_mib"].items():
         table.add_row(f"peak memory, {int(n):,} enterprises", f"{mib:.0f} MiB")
     s = results["sweep"]
@@ -978,10 +1076,8 @@ def viz(
     import warnings
 
     import uvicorn
-    from aiecosim.views.app import (  # loads the app: a broken app fails here, not in a browser
-        ensure_browser_assets,
-        stop_all_models,
-    )
+    from aiecosim.views.app import stop_all_models  # loads the app: a broken one fails here
+    from aiecosim.views.assets import ensure_browser_assets
 
     missing = ensure_browser_assets(log=lambda msg: console.print(msg, highlight=False))
     if missing:

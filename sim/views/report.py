@@ -1,56 +1,72 @@
 """The one-page picture of a run: report.png.
 
-`build_report_figure` draws nine panels from the model table (one row per month) and the firm
-table (one row per firm per month); `plot_report` saves them as a PNG. Each archetype has the same
-colour in every panel (`ARCHETYPE_COLOURS`). In panels with two y axes, solid lines belong to the
-left axis and dashed lines to the right one.
+Nine panels, the charts of `aiecosim.views.charts.CHARTS` in their order (`PANEL_TITLES`): eight
+drawn from the model table (one row per month) by the same definitions the browser visualiser
+draws from, and the largest firms by AI model revenue from the firm table (one row per firm per
+month). Each archetype has the same colour in every panel; in panels with two y axes, solid
+lines belong to the left axis and dashed lines to the right one. Missing columns, NaN values,
+months without revenue, a single month and an empty firm table all give a figure (with a short
+note in the panels that have nothing to show) rather than an error.
+
+`aiecosim run` draws the report in a second process (`serve`, started as the command starts),
+in two layers so that little is left to draw once the run's tables exist: while the model
+simulates, everything that does not depend on the data (headings, titles, date axes, grid,
+archetype key, most legends) is drawn and kept as pixels (`ReportFigure.draw_base`), and a
+rehearsal with made-up data warms matplotlib's caches; once the tables are written, only the
+y axes, the data and the few legends that name values are drawn over the kept pixels. The
+picture is the one a single full drawing gives. That process reads the tables with pyarrow
+and never imports pandas or the model.
 
 The figure is built on `matplotlib.figure.Figure` with the Agg canvas and never touches pyplot's
-global state, so reports can be drawn from several threads or worker processes at once. Missing
-columns, NaN values, months without revenue, a single month and an empty firm table all give a
-figure (with a short note in the panels that have nothing to show) rather than an error.
+global state, so reports can be drawn from several threads or worker processes at once.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib.dates as mdates
 import numpy as np
-import pandas as pd
 from aiecosim.agents.strategy import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHETYPES
+from aiecosim.views.charts import (
+    AREA_ALPHA,
+    CHARTS,
+    GRID,
+    NOTE,
+    Fonts,
+    Key,
+    Months,
+    Plot,
+    date_axis,
+    encode_png,
+    left_out,
+    money_scale,
+    y_axis,
+    y_limits,
+)
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FIGSIZE_IN: tuple[float, float] = (15.0, 12.0)
 DPI: int = 110
+PANELS: tuple[str, ...] = tuple(CHARTS)  # every chart, in the definitions' order
+PANEL_TITLES: tuple[str, ...] = tuple(CHARTS[key].title for key in PANELS)
+FONTS = Fonts(ticks=8.0, label=9.0, note=9.0)
+NO_MONTHS = "no months simulated"
 
-PANEL_TITLES: tuple[str, ...] = (
-    "Share of AI model revenue by archetype",
-    "Firms alive and revenue concentration",
-    "Prices: tokens, compute and energy",
-    "Capability: frontier vs best open weights",
-    "Data-centre electricity",
-    "Enterprise adoption and returns",
-    "Capex vs revenue",
-    "Investor sentiment",
-    "Largest firms by AI model revenue",
-)
-
-# Series that are not archetypes use neutral colours, so they are never mistaken for one.
-_PRIMARY = "#222222"
-_SECONDARY = "#7B3294"  # purple
-_TERTIARY = "#A6761D"  # ochre
-_CORRECTION = "#C51B7D"  # magenta
-_NOTE = "#777777"
-_FIRM_STYLES = ("-", "--", ":", "-.")
+_FIRM_STYLES = ("-", "--", ":", "-.")  # firms of one archetype: one colour, told apart by style
 _TOP_FIRMS = 6
 _HEADING_BOTTOM = 0.93  # figure fraction: panels below, heading and key above
+_SHAPES = {"line": "-", "dashed": "--", "dotted": ":"}
 
 
 def plot_report(
@@ -58,541 +74,485 @@ def plot_report(
 ) -> Path:
     """Draw the report and write it to `path` as a PNG (whatever the file name's suffix)."""
     path = Path(path)
-    fig = build_report_figure(model, firms, title)
-    fig.savefig(path, format="png", dpi=DPI)
+    report = ReportFigure.from_frames(model, firms, title)
+    report.render()
+    path.write_bytes(report.png())
     return path
 
 
 def build_report_figure(model: pd.DataFrame, firms: pd.DataFrame, title: str = "") -> Figure:
     """The report as a matplotlib Figure (3 x 3 panels, titles in `PANEL_TITLES` order)."""
-    model = _sorted(model, ["month"] if "month" in model.columns else [])
-    firms = firms if firms is not None else pd.DataFrame()
+    return ReportFigure.from_frames(model, firms, title).fig
 
-    fig = Figure(figsize=FIGSIZE_IN, dpi=DPI)
-    FigureCanvasAgg(fig)
-    # Fixed margins rather than a layout engine: solving the layout draws the figure several
-    # times and was most of the report's time (3 s of 4). The panels fill the figure below the
-    # heading; the heading and the archetype key sit in the top strip, so the two never collide.
-    fig.subplots_adjust(
-        left=0.055, right=0.945, bottom=0.085, top=_HEADING_BOTTOM - 0.03, wspace=0.42, hspace=0.52
+
+# ------------------------------------------------------------------------------- the tables
+@dataclass
+class FirmMonths:
+    """The firm table's columns the report reads, one entry per firm and month."""
+
+    firm_id: np.ndarray  # int
+    name: np.ndarray  # str (object)
+    archetype: np.ndarray  # str (object)
+    dates: np.ndarray  # datetime64[D]
+    revenue_usd: np.ndarray  # float: model revenue, or total revenue where the table lacks it
+    model_revenue: bool  # which of the two `revenue_usd` is
+    alive: np.ndarray | None  # bool, None where the table lacks it
+
+
+REVENUE_COLUMNS = ("model_revenue_usd", "revenue_usd")  # the first the firm table has
+
+
+def months_from_frame(model: pd.DataFrame) -> Months:
+    """The model table (a DataFrame) as a `Months` table, in month order."""
+    import pandas as pd
+
+    if model is None:
+        model = pd.DataFrame()
+    if "month" in model.columns:
+        model = model.sort_values("month", kind="stable", ignore_index=True)
+    columns = {
+        name: pd.to_numeric(model[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        for spec in CHARTS.values()
+        for name in spec.columns()
+        if name in model.columns
+    }
+    return Months(_frame_dates(model), columns)
+
+
+def firms_from_frame(firms: pd.DataFrame | None) -> FirmMonths | None:
+    """The firm table (a DataFrame) for the report; None when it has no firm to show."""
+    import pandas as pd
+
+    if firms is None or firms.empty or "firm_id" not in firms.columns:
+        return None
+    column = next((c for c in REVENUE_COLUMNS if c in firms.columns), None)
+    if column is None:
+        return None
+    if "month" in firms.columns:
+        firms = firms.sort_values(["month", "firm_id"], kind="stable", ignore_index=True)
+    n = len(firms)
+    alive = None
+    if "alive" in firms.columns:  # missing values: alive
+        alive = firms["alive"].astype(object).where(firms["alive"].notna(), True).astype(bool)
+    return FirmMonths(
+        firm_id=firms["firm_id"].to_numpy(dtype=np.int64),
+        name=_texts(firms, "name", n),
+        archetype=_texts(firms, "archetype", n),
+        dates=_frame_dates(firms),
+        revenue_usd=pd.to_numeric(firms[column], errors="coerce").to_numpy(float, na_value=np.nan),
+        model_revenue=column == "model_revenue_usd",
+        alive=alive.to_numpy() if alive is not None else None,
     )
-    axes = fig.subplots(3, 3).ravel()
-
-    x = _dates(model)
-    heading = fig.suptitle(title or "AI ecosystem simulation", fontsize=14, y=0.994, va="top")
-    heading.set_in_layout(False)
-    subtitle = fig.text(0.5, 0.971, _subtitle(x), ha="center", va="top", fontsize=10)
-    subtitle.set_in_layout(False)
-    key = fig.legend(
-        handles=[Patch(color=ARCHETYPE_COLOURS[a], label=ARCHETYPE_LABELS[a]) for a in ARCHETYPES],
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.955),
-        ncol=3,
-        frameon=False,
-        fontsize=10,
-        borderaxespad=0.0,
-    )
-    key.set_in_layout(False)
-
-    panels = (
-        _revenue_share,
-        _firms_alive,
-        _prices,
-        _capability,
-        _energy,
-        _adoption,
-        _capex_revenue,
-        _sentiment,
-        _top_firms,
-    )
-    for ax, panel_title, draw in zip(axes, PANEL_TITLES, panels, strict=True):
-        ax.set_title(panel_title, fontsize=11, loc="left")
-        ax.tick_params(labelsize=8)
-        ax.grid(True, color="#e5e5e5", linewidth=0.6)
-        ax.set_axisbelow(True)
-        if draw is _top_firms:
-            draw(ax, firms, x)
-        elif len(model) == 0:
-            _note(ax, "no months simulated")
-        else:
-            draw(ax, model, x)
-        _date_axis(ax, x)
-    return fig
 
 
-# ------------------------------------------------------------------------------- panels
-def _revenue_share(ax, model: pd.DataFrame, x) -> None:
-    shares = np.vstack([_col(model, f"share_revenue_{a}") for a in ARCHETYPES]) * 100
-    shares = _stack(ax, x, shares)
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("% of the month's model revenue", fontsize=9)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
-    if shares.sum() <= 0:
-        _note(ax, "no model revenue yet")
+def _texts(frame: pd.DataFrame, name: str, n: int) -> np.ndarray:
+    if name not in frame.columns:
+        return np.full(n, None, dtype=object)
+    return frame[name].to_numpy(dtype=object)
 
 
-def _firms_alive(ax, model: pd.DataFrame, x) -> None:
-    counts = np.vstack([_col(model, f"alive_{a}") for a in ARCHETYPES])
-    counts = _stack(ax, x, counts, step=True)
-    ax.set_ylabel("firms alive (stacked by archetype)", fontsize=9)
-    ax.set_ylim(0, max(1.0, counts.sum(axis=0).max(initial=0.0)) * 1.15)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    if counts.sum() <= 0:
-        _note(ax, "no firm alive", y=0.8)
-
-    right = ax.twinx()
-    (h,) = right.plot(
-        x,
-        _col(model, "hhi_revenue"),
-        color=_PRIMARY,
-        ls="--",
-        lw=1.5,
-        label="Revenue concentration, HHI (right)",
-        **_marker(x),
-    )
-    right.set_ylim(0, 10_000)
-    right.set_ylabel("HHI of revenue shares (0–10,000)", fontsize=9)
-    right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    right.tick_params(labelsize=8)
-    _legend_below(ax, [Patch(color="#bbbbbb", label="Firms alive (left)"), h])
-
-
-def _prices(ax, model: pd.DataFrame, x) -> None:
-    mk = _marker(x)
-    token = _col(model, "token_price_usd_per_mtok")
-    token = _positive(token)
-    handles = []
-    if np.isfinite(token).any():
-        (h,) = ax.plot(x, token, color=_PRIMARY, lw=2, label="Tokens, $/Mtok (left, log)", **mk)
-        handles.append(h)
-        ax.set_yscale("log")
-        decades = np.log10(np.nanmax(token) / np.nanmin(token))
-        subs = (1.0, 2.0, 5.0) if decades < 2.5 else (1.0,)
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _dollars(v)))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        _pad_log(ax, token)
-    else:
-        _note(ax, "no tokens sold through APIs", y=0.85)
-    ax.set_ylabel("token price, USD per million tokens", fontsize=9)
-
-    right = ax.twinx()
-    right.tick_params(labelsize=8)
-    for column, unit, colour in (
-        ("compute_price_usd_per_gpu_hour", "/GPU-h", _SECONDARY),
-        ("energy_price_usd_per_mwh", "/MWh", _TERTIARY),
-    ):
-        values = _col(model, column)
-        base = _first_positive(values)
-        if base is None:
-            continue
-        name = "Compute" if column.startswith("compute") else "Energy"
-        label = f"{name}, index (100 = {_dollars(base)}{unit})"
-        (h,) = right.plot(x, values / base * 100, color=colour, ls="--", lw=1.6, label=label, **mk)
-        handles.append(h)
-    right.set_ylabel("compute and energy, index (first month = 100)", fontsize=9)
-    right.margins(y=0.2)
-    _legend_below(ax, handles)
-
-
-def _capability(ax, model: pd.DataFrame, x) -> None:
-    mk = _marker(x)
-    handles = [
-        ax.plot(x, _col(model, "frontier_capability"), color=_PRIMARY, lw=2, **mk)[0],
-        ax.plot(
-            x,
-            _positive(_col(model, "best_open_capability")),  # 0 means no open-weights model
-            color=ARCHETYPE_COLOURS["open_source_builder"],
-            lw=2,
-            **mk,
-        )[0],
-    ]
-    handles[0].set_label("Frontier (best model)")
-    handles[1].set_label("Best open-weights model")
-    ax.set_ylabel("capability index (0–100)", fontsize=9)
-    ax.margins(y=0.15)
-
-    lag = _col(model, "open_lag_months")
-    right = ax.twinx()
-    right.tick_params(labelsize=8)
-    (h,) = right.plot(x, lag, color=_SECONDARY, ls="--", lw=1.5, label="Open lag, months (right)")
-    if len(x) == 1:
-        h.set_marker("o")
-    handles.append(h)
-    right.set_ylabel("open-weights lag, months", fontsize=9)
-    if np.isfinite(lag).any():
-        right.set_ylim(bottom=0, top=max(1.0, np.nanmax(lag)) * 1.25)
-    else:
-        right.set_ylim(0, 1)
-        right.set_yticks([])
-        _note(ax, "no open-weights model: lag undefined", y=0.12)
-    _legend_below(ax, handles)
-
-
-def _energy(ax, model: pd.DataFrame, x) -> None:
-    mk = _marker(x)
-    (h1,) = ax.plot(
-        x,
-        _col(model, "dc_energy_twh_per_year"),
-        color=_PRIMARY,
-        lw=2,
-        label="Data-centre use, TWh/yr (left)",
-        **mk,
-    )
-    ax.set_ylabel("TWh per year (annualised)", fontsize=9)
-    _from_zero(ax)
-    right = ax.twinx()
-    right.tick_params(labelsize=8)
-    (h2,) = right.plot(
-        x,
-        _col(model, "dc_grid_share") * 100,
-        color=_SECONDARY,
-        ls="--",
-        lw=1.6,
-        label="Share of grid electricity, % (right)",
-        **mk,
-    )
-    right.set_ylabel("% of grid electricity", fontsize=9)
-    _from_zero(right)
-    right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
-    _legend_below(ax, [h1, h2])
-
-
-def _adoption(ax, model: pd.DataFrame, x) -> None:
-    mk = _marker(x)
-    h1 = ax.plot(
-        x,
-        _col(model, "adoption_rate") * 100,
-        color=_PRIMARY,
-        lw=2,
-        label="Enterprises using AI",
-        **mk,
-    )[0]
-    h2 = ax.plot(
-        x,
-        _col(model, "adopters_positive_roi_share") * 100,
-        color=_SECONDARY,
-        lw=2,
-        label="Adopters with a positive return",
-        **mk,
-    )[0]
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("% of enterprises / of adopters", fontsize=9)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
-    _legend_below(ax, [h1, h2])
-
-
-def _capex_revenue(ax, model: pd.DataFrame, x) -> None:
-    mk = _marker(x)
-    capex = _col(model, "cum_ai_capex_usd") / 1e9
-    revenue = _col(model, "cum_ai_revenue_usd") / 1e9
-    h1 = ax.plot(x, capex, color=_PRIMARY, lw=2, label="Cumulative capex (left)", **mk)[0]
-    h2 = ax.plot(x, revenue, color=_SECONDARY, lw=2, label="Cumulative revenue (left)", **mk)[0]
-    handles = [h1, h2]
-    if len(x) > 1 and (np.isfinite(capex) & np.isfinite(revenue)).any():
-        gap = ax.fill_between(
-            x,
-            revenue,
-            capex,
-            where=np.nan_to_num(capex) > np.nan_to_num(revenue),
-            color=_PRIMARY,
-            alpha=0.08,
-            linewidth=0,
-            label="Capex not yet earned back",
-        )
-        handles.append(gap)
-    ax.set_ylabel("USD bn, cumulative", fontsize=9)
-    _from_zero(ax)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-
-    right = ax.twinx()
-    right.tick_params(labelsize=8)
-    handles.append(
-        right.plot(
-            x,
-            _col(model, "ai_revenue_usd_per_year") / 1e9,
-            color=_SECONDARY,
-            ls="--",
-            lw=1.5,
-            label="Revenue run-rate (right)",
-            **mk,
-        )[0]
-    )
-    handles.append(
-        right.plot(
-            x,
-            _col(model, "required_revenue_usd_per_year") / 1e9,
-            color=_PRIMARY,
-            ls="--",
-            lw=1.5,
-            label="Revenue the capex requires (right)",
-            **mk,
-        )[0]
-    )
-    right.set_ylabel("USD bn per year", fontsize=9)
-    _from_zero(right)
-    right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    _legend_below(ax, handles, ncol=2)
-
-
-def _sentiment(ax, model: pd.DataFrame, x) -> None:
-    mk = _marker(x)
-    h1 = ax.plot(x, _col(model, "sentiment"), color=_PRIMARY, lw=2, label="Sentiment (left)", **mk)[
-        0
-    ]
-    ax.axhline(0, color=_NOTE, lw=0.8)
-    ax.set_ylabel("sentiment index (0 = neutral)", fontsize=9)
-    ax.margins(y=0.15)
-    right = ax.twinx()
-    right.tick_params(labelsize=8)
-    h2 = right.plot(
-        x,
-        _col(model, "investor_disagreement"),
-        color=_SECONDARY,
-        ls="--",
-        lw=1.5,
-        label="Investor disagreement (right)",
-        **mk,
-    )[0]
-    right.set_ylabel("disagreement, std of theses (0–0.5)", fontsize=9)
-    _from_zero(right)
-    handles = [h1, h2]
-    if "correction" in model.columns:
-        corrected = model["correction"].fillna(False).astype(bool).to_numpy()
-        for when in np.asarray(x)[corrected]:
-            ax.axvline(when, color=_CORRECTION, lw=1.2, ls=":", alpha=0.9)
-        if corrected.any():
-            handles.append(
-                Line2D([], [], color=_CORRECTION, lw=1.2, ls=":", label="Valuation correction")
-            )
-    _legend_below(ax, handles)
-
-
-def _top_firms(ax, firms: pd.DataFrame, x) -> None:
-    column = next((c for c in ("model_revenue_usd", "revenue_usd") if c in firms.columns), None)
-    if column is None or firms.empty or "firm_id" not in firms.columns:
-        _note(ax, "no firm data")
-        ax.set_ylabel("USD per month", fontsize=9)
-        return
-    firms = _sorted(firms, [c for c in ("month", "firm_id") if c in firms.columns])
-    revenue = pd.to_numeric(firms[column], errors="coerce").fillna(0.0)
-    totals = revenue.groupby(firms["firm_id"]).sum().sort_values(ascending=False, kind="stable")
-    top = totals[totals > 0].index[:_TOP_FIRMS]
-    label_kind = "model" if column == "model_revenue_usd" else "total"
-    if len(top) == 0:
-        _note(ax, "no firm has revenue yet")
-        ax.set_ylabel(f"{label_kind} revenue, USD per month", fontsize=9)
-        return
-    chosen = firms[firms["firm_id"].isin(top)]
-    divisor, unit = _money_scale(revenue[firms["firm_id"].isin(top)].max())
-    used: dict[str, int] = {}
-    handles = []
-    for firm_id in top:
-        rows = chosen[chosen["firm_id"] == firm_id]
-        first = rows.iloc[0]
-        archetype = str(first.get("archetype", ""))
-        name = str(first.get("name", f"firm {firm_id}"))
-        style = _FIRM_STYLES[used.get(archetype, 0) % len(_FIRM_STYLES)]
-        used[archetype] = used.get(archetype, 0) + 1
-        dates = _dates(rows)
-        values = pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float) / divisor
-        alive = rows["alive"].fillna(True).astype(bool).to_numpy() if "alive" in rows else None
-        if alive is not None:
-            values = np.where(alive, values, np.nan)
-        colour = ARCHETYPE_COLOURS.get(archetype, _NOTE)
-        (h,) = ax.plot(dates, values, color=colour, ls=style, lw=1.8, label=name, **_marker(dates))
-        handles.append(h)
-        if alive is not None and alive.any() and not alive[-1]:
-            last = np.flatnonzero(alive)[-1]
-            ax.plot(dates[last], values[last], marker="X", color=colour, ms=7, ls="none")
-    if any(not r for r in chosen.get("alive", pd.Series([True])).fillna(True).astype(bool)):
-        handles.append(
-            Line2D([], [], marker="X", color=_NOTE, ls="none", ms=7, label="exit (last month)")
-        )
-    ax.set_ylabel(f"{label_kind} revenue, {f'USD {unit}'.strip()} per month", fontsize=9)
-    _from_zero(ax)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.3g}"))
-    _legend_below(ax, handles, ncol=3 if len(handles) > 4 else 2)
-
-
-# ------------------------------------------------------------------------------ helpers
-def _stack(ax, x, values: np.ndarray, step: bool = False) -> np.ndarray:
-    """Stacked areas, one per archetype (bars when there is a single month)."""
-    values = np.nan_to_num(values, nan=0.0).clip(min=0.0)
-    colours = [ARCHETYPE_COLOURS[a] for a in ARCHETYPES]
-    if len(x) == 1:
-        bottom = 0.0
-        for value, colour in zip(values[:, 0], colours, strict=True):
-            ax.bar(x, value, bottom=bottom, width=np.timedelta64(20, "D"), color=colour, alpha=0.85)
-            bottom += value
-    elif len(x) > 1:
-        ax.stackplot(
-            x, values, colors=colours, alpha=0.85, linewidth=0, step="post" if step else None
-        )
-    return values
-
-
-def _from_zero(ax, headroom: float = 0.15) -> None:
-    """y from 0 to the largest value drawn plus some room (1 when nothing positive is drawn)."""
-    top = 0.0
-    for line in ax.get_lines():
-        y = np.asarray(line.get_ydata(), dtype=float)
-        if np.isfinite(y).any():
-            top = max(top, float(np.nanmax(y)))
-    ax.set_ylim(0, top * (1 + headroom) if top > 0 else 1.0)
-
-
-def _sorted(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    if df is None:
-        return pd.DataFrame()
-    return df.sort_values(by, kind="stable", ignore_index=True) if by else df
-
-
-def _dates(df: pd.DataFrame) -> np.ndarray:
+def _frame_dates(frame: pd.DataFrame) -> np.ndarray:
     """The x values: the `date` column, or months after Jan 2025 where there is none."""
-    if "date" in df.columns:
-        dates = pd.to_datetime(df["date"], errors="coerce")
-    elif "month" in df.columns:
-        dates = pd.Timestamp("2025-01-01") + df["month"].astype(int).map(
-            lambda m: pd.DateOffset(months=m)
+    import pandas as pd
+
+    if "date" in frame.columns:
+        dates = pd.to_datetime(frame["date"], errors="coerce").to_numpy(dtype="datetime64[ns]")
+        return dates.astype("datetime64[D]")
+    first = np.datetime64("2025-01", "M")
+    if "month" in frame.columns:
+        months = pd.to_numeric(frame["month"], errors="coerce").fillna(0).to_numpy(np.int64)
+    else:
+        months = np.arange(len(frame))
+    return (first + months.astype("timedelta64[M]")).astype("datetime64[D]")
+
+
+def read_run_tables(folder: Path) -> tuple[Months, FirmMonths | None]:
+    """A run folder's model.parquet and firms.parquet, read with pyarrow alone: the drawing
+    process does not import pandas, which would cost it seconds (pyarrow's own conversion to
+    numpy imports it, so the columns come out as Python lists; they are short)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def read(name: str, wanted: list[str]) -> dict[str, list]:
+        source = pq.ParquetFile(folder / name)
+        names = [n for n in dict.fromkeys(wanted) if n in source.schema_arrow.names]
+        table = source.read(columns=names, use_pandas_metadata=False)
+        if "date" in names:  # as integer ms since 1970
+            ms = table.column("date").cast(pa.timestamp("ms")).cast(pa.int64())
+            table = table.set_column(names.index("date"), "date", ms)
+        return table.to_pydict()
+
+    def dates(columns: dict[str, list]) -> np.ndarray:
+        ms = np.asarray(columns["date"], dtype="datetime64[ms]")
+        return ms.astype("datetime64[D]")
+
+    model = read("model.parquet", ["date", *(n for s in CHARTS.values() for n in s.columns())])
+    months = Months(
+        dates(model), {n: np.asarray(v, dtype=float) for n, v in model.items() if n != "date"}
+    )
+    wanted = ["month", "date", "firm_id", "name", "archetype", "alive", *REVENUE_COLUMNS]
+    firms = read("firms.parquet", wanted)
+    column = next((c for c in REVENUE_COLUMNS if c in firms), None)
+    if column is None or not firms.get("firm_id"):
+        return months, None
+    firm_id = np.asarray(firms["firm_id"], dtype=np.int64)
+    order = np.lexsort((firm_id, np.asarray(firms.get("month", firm_id), dtype=np.int64)))
+    alive = None
+    if "alive" in firms:
+        alive = np.array([a is not False for a in firms["alive"]])[order]  # missing: alive
+    n = len(firm_id)
+    return months, FirmMonths(
+        firm_id=firm_id[order],
+        name=np.asarray(firms.get("name", [None] * n), dtype=object)[order],
+        archetype=np.asarray(firms.get("archetype", [None] * n), dtype=object)[order],
+        dates=dates(firms)[order],
+        revenue_usd=np.asarray(firms[column], dtype=float)[order],
+        model_revenue=column == "model_revenue_usd",
+        alive=alive,
+    )
+
+
+# ------------------------------------------------------------------------------- the figure
+class ReportFigure:
+    """The report for a run of `months` months from `first` (None: not known yet), drawn in
+    two layers. Made, it holds everything that does not depend on the data; `draw_base` draws
+    that and keeps the pixels; `fill` puts the data in (y ranges, lines, legends, notes);
+    `render` draws the data over the kept pixels, or the whole figure afresh when there are
+    none or the data span other months than the base shows."""
+
+    def __init__(self, title: str = "", first: np.datetime64 | None = None, months: int = 0):
+        self.fig = fig = Figure(figsize=FIGSIZE_IN, dpi=DPI)
+        self.canvas = FigureCanvasAgg(fig)
+        # Fixed margins rather than a layout engine: solving the layout draws the figure several
+        # times. The panels fill the figure below the heading; the heading and the archetype
+        # key sit in the top strip, so the two never collide.
+        fig.subplots_adjust(
+            left=0.055,
+            right=0.945,
+            bottom=0.085,
+            top=_HEADING_BOTTOM - 0.03,
+            wspace=0.42,
+            hspace=0.52,
         )
-        dates = pd.to_datetime(dates)
+        fig.suptitle(title or "AI ecosystem simulation", fontsize=14, y=0.994, va="top")
+        self.subtitle = fig.text(0.5, 0.971, "", ha="center", va="top", fontsize=10)
+        fig.legend(
+            handles=[
+                Patch(color=ARCHETYPE_COLOURS[a], label=ARCHETYPE_LABELS[a]) for a in ARCHETYPES
+            ],
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.955),
+            ncol=3,
+            frameon=False,
+            fontsize=10,
+            borderaxespad=0.0,
+        )
+        self.span = (np.datetime64(first, "M") if first is not None else None, max(0, months - 1))
+        start = self.span[0] if self.span[0] is not None else np.datetime64("2025-01", "M")
+        self.plots: dict[str, Plot] = {}
+        self.axes = dict(zip(PANELS, fig.subplots(3, 3).ravel(), strict=True))
+        for key, ax in self.axes.items():
+            spec = CHARTS[key]
+            ax.set_title(spec.title, fontsize=11, loc="left")
+            if spec.source == "model":
+                plot = self.plots[key] = Plot(ax, spec, start, self.span[1], FONTS, NO_MONTHS)
+                if not plot.legend_reads_data:  # drawn with the base, before the data come
+                    self._legend(ax, [_handle(k) for k in plot.keys(None, live=False)])
+            else:
+                self._firm_axes(ax, start)
+        self.subtitle.set_text(_subtitle(*self.span) if first is not None else "")
+        self.added: list = []  # artists made by `fill`: legends, the firms' lines, notes
+        self._base = None
+        self._base_state: tuple | None = None
+
+    def _firm_axes(self, ax, start: np.datetime64) -> None:
+        date_axis(ax, start, self.span[1])
+        ax.tick_params(labelsize=FONTS.ticks)
+        ax.grid(True, color=GRID, linewidth=0.6)
+        ax.set_axisbelow(True)
+        y_axis(ax, CHARTS["top_firms"].left, FONTS)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.3g}"))
+
+    @classmethod
+    def from_frames(cls, model: pd.DataFrame, firms: pd.DataFrame, title: str = ""):
+        """The report of the two tables as DataFrames, filled (not drawn)."""
+        months = months_from_frame(model)
+        span = months.span()
+        first, count = (span[0], span[1] + 1) if span is not None else (None, 0)
+        report = cls(title, first, count)
+        report.fill(months, firms_from_frame(firms))
+        return report
+
+    def _changing(self) -> list:
+        """The artists `fill` changes: every panel's y axes and spines, data and notes."""
+        out = []
+        for key, ax in self.axes.items():
+            if key in self.plots:
+                out += [*self.plots[key].frame, *self.plots[key].moving]
+            else:
+                out += [ax.yaxis, *ax.spines.values()]
+        return out
+
+    def draw_base(self) -> None:
+        """Draw what stays (headings, titles, date axes, grid, key) and keep the pixels."""
+        with left_out(self._changing()):
+            self.canvas.draw()
+        self._base = self.canvas.copy_from_bbox(self.fig.bbox)
+        self._base_state = self._state()
+
+    def _state(self) -> tuple:
+        """What the base shows that the data may change: the months spanned, the subtitle."""
+        return self.span, self.subtitle.get_text()
+
+    def fill(self, months: Months, firms: FirmMonths | None) -> None:
+        """Put a run's tables in the figure: data, y ranges, legends and notes."""
+        span = months.span()
+        if span is None:
+            self.subtitle.set_text(_subtitle(None, 0))
+        elif span != self.span:  # other months than announced: the base does not hold
+            self.span = span
+            self.subtitle.set_text(_subtitle(*span))
+            for ax in self.axes.values():
+                date_axis(ax, *span)
+        for artist in self.added:
+            artist.remove()
+        self.added = []
+        for plot in self.plots.values():
+            plot.update(months)
+            if plot.legend_reads_data:
+                handles = [_handle(k) for k in plot.keys(months, live=False)]
+                self.added += self._legend(plot.ax, handles)
+        self._top_firms(self.axes["top_firms"], firms)
+
+    def rehearse(self) -> None:
+        """Fill and draw made-up data over the base once, while there is time to spare (the
+        drawer does this as the model simulates): the first drawing of a figure fills
+        matplotlib's caches (fonts, glyphs, text layout) and takes about twice as long as the
+        next. The next `fill` replaces every made-up value."""
+        first, after = self.span
+        if first is None or self._base is None:
+            return
+        count = after + 1
+        dates = (first + np.arange(count).astype("timedelta64[M]")).astype("datetime64[D]")
+        ramp = np.linspace(0.2, 1.0, count)
+        names = dict.fromkeys(n for spec in CHARTS.values() for n in spec.columns())
+        columns = {name: ramp * (1 + k % 7) for k, name in enumerate(names)}
+        firms = np.arange(_TOP_FIRMS + 1)
+        rows = np.repeat(firms, count)
+        self.fill(
+            Months(dates, columns),
+            FirmMonths(
+                firm_id=rows,
+                name=np.array([f"Firm {k}" for k in rows], dtype=object),
+                archetype=np.array([ARCHETYPES[k % 3] for k in rows], dtype=object),
+                dates=np.tile(dates, len(firms)),
+                revenue_usd=np.tile(ramp, len(firms)) * 1e9 * (1 + rows),
+                model_revenue=True,
+                alive=np.ones(len(rows), dtype=bool),
+            ),
+        )
+        self.render()
+
+    def render(self) -> None:
+        """Draw the figure on its canvas: the data over the kept base where there is one for
+        these months, else everything."""
+        if self._base is None or self._base_state != self._state():
+            self.canvas.draw()
+            return
+        self.canvas.restore_region(self._base)
+        # Each panel's changing artists in the order a full draw takes them: axes in figure
+        # order, within one by z-order, so the picture is the one `canvas.draw()` gives.
+        order = {id(ax): k for k, ax in enumerate(self.fig.axes)}
+        changing = [*self._changing(), *self.added]
+        changing.sort(key=lambda a: (order.get(id(a.axes), len(order)), a.get_zorder()))
+        for artist in changing:
+            if artist.get_visible():
+                self.fig.draw_artist(artist)
+
+    def png(self) -> bytes:
+        """The canvas as drawn by `render`, as PNG bytes."""
+        return encode_png(self.canvas)
+
+    # --------------------------------------------------------------------------- pieces
+    def _legend(self, ax, handles: list, ncol: int = 2) -> list:
+        """A legend under the panel, clear of the data and of the date labels (as a list: none
+        when there is nothing to explain)."""
+        if not handles:
+            return []
+        legend = ax.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.11),
+            ncol=ncol,
+            fontsize=8,
+            frameon=False,
+            handlelength=2.2,
+            columnspacing=1.2,
+            borderaxespad=0.0,
+        )
+        return [legend]
+
+    def _note(self, ax, text: str) -> None:
+        self.added.append(
+            ax.text(
+                0.5,
+                0.5,
+                text,
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color=NOTE,
+                fontsize=FONTS.note,
+                style="italic",
+            )
+        )
+
+    def _top_firms(self, ax, firms: FirmMonths | None) -> None:
+        """The monthly revenue of the firms with the largest total, in their archetype's
+        colour, firms of one archetype told apart by line style; a cross marks the last month
+        of a firm that exited."""
+        kind = "model" if firms is None or firms.model_revenue else "total"
+        ax.set_ylim(0.0, 1.0)  # until there are firms to show
+        if firms is None:
+            self._note(ax, "no firm data")
+            ax.set_ylabel(f"{kind} revenue, USD per month", fontsize=FONTS.label)
+            return
+        ids, index = np.unique(firms.firm_id, return_inverse=True)
+        revenue = np.nan_to_num(firms.revenue_usd)
+        totals = np.bincount(index, weights=revenue, minlength=len(ids))
+        ranked = np.argsort(-totals, kind="stable")
+        top = ranked[totals[ranked] > 0][:_TOP_FIRMS]
+        if not len(top):
+            self._note(ax, "no firm has revenue yet")
+            ax.set_ylabel(f"{kind} revenue, USD per month", fontsize=FONTS.label)
+            return
+        divisor, unit = money_scale(revenue[np.isin(index, top)].max())
+        used: dict[str, int] = {}
+        handles, values_drawn, exited = [], [], False
+        for k in top:
+            rows = np.flatnonzero(index == k)
+            archetype = str(firms.archetype[rows[0]] or "")
+            name = firms.name[rows[0]]
+            name = str(name) if name is not None else f"firm {ids[k]}"
+            style = _FIRM_STYLES[used.get(archetype, 0) % len(_FIRM_STYLES)]
+            used[archetype] = used.get(archetype, 0) + 1
+            x = _date_numbers(firms.dates[rows])
+            values = firms.revenue_usd[rows] / divisor
+            alive = firms.alive[rows] if firms.alive is not None else None
+            if alive is not None:
+                values = np.where(alive, values, np.nan)
+            colour = ARCHETYPE_COLOURS.get(archetype, NOTE)
+            marker = {"marker": "o", "markersize": 5} if len(rows) == 1 else {}
+            (line,) = ax.plot(x, values, color=colour, ls=style, lw=1.8, label=name, **marker)
+            self.added.append(line)
+            handles.append(line)
+            values_drawn.append(values)
+            if alive is not None and alive.any() and not alive[-1]:
+                last = np.flatnonzero(alive)[-1]
+                (cross,) = ax.plot(x[last], values[last], marker="X", color=colour, ms=7, ls="none")
+                self.added.append(cross)
+                exited = True
+        ax.set_ylabel(f"{kind} revenue, {f'USD {unit}'.strip()} per month", fontsize=FONTS.label)
+        ax.set_ylim(*y_limits("zero", values_drawn))
+        if exited:
+            handles.append(
+                Line2D([], [], marker="X", color=NOTE, ls="none", ms=7, label="exit (last month)")
+            )
+        self.added += self._legend(ax, handles, ncol=3 if len(handles) > 4 else 2)
+
+
+def _handle(key: Key):
+    """A matplotlib legend handle for a chart's legend entry."""
+    if key.shape == "area":
+        return Patch(color=key.colour, alpha=AREA_ALPHA, label=key.label)
+    if key.shape == "shade":
+        return Patch(color=key.colour, alpha=0.15, label=key.label)
+    if key.shape == "dot":
+        return Line2D([], [], ls="none", marker="o", color=key.colour, label=key.label)
+    return Line2D(
+        [], [], color=key.colour, lw=key.width, ls=_SHAPES.get(key.shape, key.shape),
+        label=key.label,
+    )  # fmt: skip
+
+
+def _date_numbers(dates: np.ndarray) -> np.ndarray:
+    import matplotlib.dates as mdates
+
+    return mdates.date2num(dates) if len(dates) else np.zeros(0)
+
+
+def _subtitle(first: np.datetime64 | None, months_after: int) -> str:
+    """The period shown and how to read the figure."""
+    if first is None:
+        period = NO_MONTHS
     else:
-        dates = pd.date_range("2025-01-01", periods=len(df), freq="MS").to_series()
-    return dates.to_numpy(dtype="datetime64[ns]")
-
-
-def _col(df: pd.DataFrame, name: str) -> np.ndarray:
-    """A column as floats; NaN where the column is missing or a value is not a number."""
-    if name not in df.columns:
-        return np.full(len(df), np.nan)
-    return pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-def _marker(x) -> dict:
-    """Lines of one point are invisible: give them a marker."""
-    return {"marker": "o", "markersize": 5} if len(x) == 1 else {}
-
-
-def _note(ax, text: str, y: float = 0.5) -> None:
-    ax.text(
-        0.5,
-        y,
-        text,
-        transform=ax.transAxes,
-        ha="center",
-        va="center",
-        color=_NOTE,
-        fontsize=9,
-        style="italic",
-        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8},
-    )
-
-
-def _legend_below(ax, handles: Sequence, ncol: int = 2) -> None:
-    """A legend under the panel, clear of the data and of the date labels."""
-    handles = [h for h in handles if h is not None]
-    if not handles:
-        return
-    ax.legend(
-        handles=handles,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.11),
-        ncol=ncol,
-        fontsize=8,
-        frameon=False,
-        handlelength=2.2,
-        columnspacing=1.2,
-        borderaxespad=0.0,
-    )
-
-
-def _date_axis(ax, x) -> None:
-    if len(x) == 0:
-        return
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
-    valid = x[~np.isnat(x)]
-    if len(valid) == 0:
-        return
-    first, last = valid.min(), valid.max()
-    if first == last:
-        pad = np.timedelta64(31, "D")
-        ax.set_xlim(first - pad, last + pad)
-    else:
-        ax.set_xlim(first, last)
-
-
-def _subtitle(x: np.ndarray) -> str:
-    valid = x[~np.isnat(x)] if len(x) else x
-    if len(valid) == 0:
-        period = "no months simulated"
-    else:
-        first, last = pd.Timestamp(valid.min()), pd.Timestamp(valid.max())
-        months = len(valid)
-        period = f"{first:%b %Y} – {last:%b %Y}, {months} month{'s' if months != 1 else ''}"
+        last = first + np.timedelta64(months_after, "M")
+        count = months_after + 1
+        period = (
+            f"{first.astype(object):%b %Y} – {last.astype(object):%b %Y}, "
+            f"{count} month{'s' if count != 1 else ''}"
+        )
     return (
         f"{period}  ·  colours mark archetypes in every panel  ·  "
         "in panels with two axes, solid lines read on the left axis, dashed lines on the right"
     )
 
 
-def _positive(values: np.ndarray) -> np.ndarray:
-    return np.where(values > 0, values, np.nan)
-
-
-def _first_positive(values: np.ndarray) -> float | None:
-    ok = np.flatnonzero(np.isfinite(values) & (values > 0))
-    return float(values[ok[0]]) if len(ok) else None
-
-
-def _pad_log(ax, values: np.ndarray) -> None:
-    """Log limits with some room, and at least a factor of 4 so ticks always show."""
-    lo, hi = np.nanmin(values), np.nanmax(values)
-    centre = np.sqrt(lo * hi)
-    span = max(hi / lo, 4.0) * 1.4
-    ax.set_ylim(centre / np.sqrt(span), centre * np.sqrt(span))
-
-
-def _dollars(value: float) -> str:
-    if value >= 100:
-        return f"${value:,.0f}"
-    if value >= 1:
-        return f"${value:.3g}"
-    if value > 0:
-        return "$" + np.format_float_positional(value, precision=2, fractional=False, trim="-")
-    return f"${value:g}"
-
-
-def _money_scale(largest: float) -> tuple[float, str]:
-    for divisor, unit in ((1e12, "tn"), (1e9, "bn"), (1e6, "m"), (1e3, "k")):
-        if largest >= divisor:
-            return divisor, unit
-    return 1.0, ""
-
-
 # ---------------------------------------------------------------------------- drawing apart
 def serve() -> int:
-    """Draw one run's report.png in this process, for `aiecosim run`: the command starts this
-    (``python -m aiecosim.views.report``) before it simulates, so that importing matplotlib and pandas
-    here overlaps with the simulation; it then sends one JSON line, {"folder", "title"}, once
-    the run's tables are written. End of input without a line: nothing to draw."""
+    """Draw one run's report.png in this process, for `aiecosim run`, which starts it
+    (``python -m aiecosim.views.report``) before it simulates, so that this process's imports
+    and the figure's base overlap with the simulation. It reads JSON lines on its input:
+
+    * {"title", "first": "YYYY-MM", "months"}, sent once the run's config is known: the figure
+      is made and its base drawn;
+    * {"folder"} (with the header's keys if no header came first), sent once the run's tables
+      are written there: the data are drawn and report.png written.
+
+    End of input before a folder: nothing to draw."""
     import json
-    import sys
 
-    from aiecosim.outputs import atomic_write
+    import pyarrow.compute  # noqa: F401 (imported now, while the model simulates:
+    import pyarrow.parquet  # noqa: F401  the tables' reading uses both)
 
-    line = sys.stdin.readline()
-    if not line.strip():
-        return 0
-    job = json.loads(line)
-    folder = Path(job["folder"])
-    model = pd.read_parquet(folder / "model.parquet")
-    firms = pd.read_parquet(folder / "firms.parquet")
-    atomic_write(folder / "report.png", lambda p: plot_report(model, firms, p, title=job["title"]))
+    report = None
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        if report is None:
+            first = np.datetime64(job["first"], "M") if job.get("first") else None
+            report = ReportFigure(job.get("title", ""), first, int(job.get("months", 0)))
+            report.draw_base()
+            report.rehearse()
+        if "folder" in job:
+            folder = Path(job["folder"])
+            report.fill(*read_run_tables(folder))
+            report.render()
+            _write_atomically(folder / "report.png", report.png())
+            return 0
     return 0
 
 
+def _write_atomically(path: Path, data: bytes) -> None:
+    """As `aiecosim.outputs.atomic_write` (a temporary name beside `path`, flushed to disk,
+    then renamed into place), which this process does not import: it pulls in pandas."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 if __name__ == "__main__":
-    raise SystemExit(serve())
+    status = serve()
+    # The report is on disk: leave without the interpreter's teardown, whose freeing of the
+    # figure's objects would keep `aiecosim run` waiting a few tenths of a second more.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
