@@ -39,7 +39,12 @@ from aiecosim.agents.strategy import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHET
 from aiecosim.experiments.design import build_design, salib_problem
 from aiecosim.experiments.intervals import t_interval, wilson  # noqa: F401 (wilson: re-exported)
 from aiecosim.experiments.spec import ExperimentSpec
-from aiecosim.experiments.store import ResultsStore, StoreError, read_results
+from aiecosim.experiments.store import (
+    ResultsStore,
+    StoreError,
+    failed_runs_message,
+    read_results,
+)
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -143,17 +148,29 @@ def headline_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- sensitivity
+class IncompleteDesign(StoreError):
+    """Sobol and Morris indices need a finished run at every point of the design."""
+
+
 def sensitivity_table(
     spec: ExperimentSpec, runs: pd.DataFrame, points: pd.DataFrame
 ) -> pd.DataFrame:
-    """Sobol or Morris indices of each chosen output (mean over replicates at each point)."""
+    """Sobol or Morris indices of each chosen output (mean over replicates at each point); an
+    empty table for a design that has none (grid, lhs). IncompleteDesign when a point of the
+    design has no finished run: the estimators need every point, and a partial table would
+    look like a whole one."""
     design = spec.experiment.design
     if design not in ("sobol", "morris"):
         return pd.DataFrame()
     problem = salib_problem(spec)
     means = runs.groupby("point")[spec.experiment.outputs].mean(numeric_only=True)
-    if len(means) != len(points):
-        return pd.DataFrame()  # indices need every point of the design
+    missing = points.index.difference(means.index)
+    if len(missing):
+        shown = ", ".join(str(p) for p in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise IncompleteDesign(
+            f"no {design.capitalize()} indices: {len(missing)} of the design's {len(points)} "
+            f"points have no finished run (point {shown})"
+        )
     rows = []
     for output in spec.experiment.outputs:
         y = means[output].reindex(points.index).to_numpy(dtype=float)
@@ -653,6 +670,8 @@ class Analysis:
     discovery: pd.DataFrame
     figures: dict[str, str] = field(default_factory=dict)  # name -> base64 PNG
     skipped: dict[str, str] = field(default_factory=dict)  # damaged run -> why it was left out
+    failed: dict[str, str] = field(default_factory=dict)  # run that raised -> its error
+    incomplete: str | None = None  # one line: runs failed, where their errors are, what is lost
     influence: Influence | None = None  # the most influential parameter and why
     findings: list[Finding] = field(default_factory=list)  # the written conclusion
     manifest: dict = field(default_factory=dict)  # the store's manifest (provenance)
@@ -706,7 +725,10 @@ def analyze(
             f"{store.root}: the stored runs have no column {', '.join(missing)}: they do not "
             "come from this manifest's spec"
         )
-    sensitivity = sensitivity_table(spec, runs, points)
+    try:
+        sensitivity, no_indices = sensitivity_table(spec, runs, points), None
+    except IncompleteDesign as err:
+        sensitivity, no_indices = pd.DataFrame(), str(err)
     headline = headline_table(runs)
     influence = most_influential(runs, params, sensitivity, spec.experiment.seed)
     ranking = influence.ranking
@@ -721,6 +743,8 @@ def analyze(
         sensitivity=sensitivity,
         discovery=discovery_table(runs, params, spec.experiment.seed),
         skipped=loaded.skipped,
+        failed=loaded.failed,
+        incomplete=_incomplete(store.root, loaded.failed, len(runs), no_indices),
         influence=influence,
         findings=conclusions(runs, headline, influence),
         manifest=manifest,
@@ -733,6 +757,18 @@ def analyze(
     if sens is not None:
         result.figures["sensitivity"] = _png(sens)
     return result, spec
+
+
+def _incomplete(root: Path, failed: dict[str, str], finished: int, no_indices: str | None):
+    """The line that says what the analysis is missing: how many runs failed and where their
+    errors are, and the indices that could not be computed; None when nothing is missing."""
+    parts = []
+    if failed:
+        parts.append(f"{failed_runs_message(root, failed)}; the tables cover the {finished} runs")
+        parts[-1] += " that finished; run the sweep again to retry the failed ones"
+    if no_indices is not None:
+        parts.append(no_indices + ("" if failed else "; run the sweep again to finish them"))
+    return "; ".join(parts) or None
 
 
 # ---------------------------------------------------------------------------- display
@@ -1035,6 +1071,7 @@ def render_report(result: Analysis, spec: ExperimentSpec, n_runs: int) -> str:
         "n_runs": n_runs,
         "params": params,
         "skipped": sorted(result.skipped),
+        "incomplete": result.incomplete,
         "findings": [f.text for f in result.findings],
         "headline": headline_display(result.headline),
         "figures": figures,

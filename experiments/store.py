@@ -472,6 +472,18 @@ class ResultsStore:
     def failures(self) -> set[str]:
         return {p.stem for p in self.failed.glob("*.json")}
 
+    def failure_reasons(self) -> dict[str, str]:
+        """{run that raised: the first line of its error}, read from failed/<run>.json (a
+        record that cannot be read says so instead)."""
+        reasons = {}
+        for path in sorted(self.failed.glob("*.json")):
+            try:
+                error = str(json.loads(path.read_text()).get("error", "")).strip()
+            except (OSError, ValueError, AttributeError):
+                error = "its failure record is unreadable"
+            reasons[path.stem] = error.splitlines()[0] if error else "no error message recorded"
+        return reasons
+
     def write_run(self, rid: str, summary: pd.DataFrame, monthly: pd.DataFrame) -> None:
         monthly_path, summary_path, sums_path = self.paths(rid)
         atomic_write(monthly_path, lambda p: monthly.to_parquet(p, index=False))
@@ -504,6 +516,16 @@ class LoadedResults:
     runs: pd.DataFrame  # one row per whole run
     monthly: pd.DataFrame  # their monthly tables
     skipped: dict[str, str]  # run (or file) -> why it was left out
+    failed: dict[str, str] = field(default_factory=dict)  # run that raised -> its error
+
+
+def failed_runs_message(root: str | Path, failed: dict[str, str]) -> str:
+    """One line: how many runs raised, where their errors are, and the first of them."""
+    first = min(failed)
+    return (
+        f"{len(failed)} run(s) failed; their errors are in {Path(root) / 'failed'}/ (one JSON "
+        f"file a run; {first}: {failed[first]})"
+    )
 
 
 def _read_run(store: ResultsStore, rid: str, checksums: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -527,8 +549,10 @@ def _read_run(store: ResultsStore, rid: str, checksums: bool) -> tuple[pd.DataFr
 
 def read_results(root: str | Path) -> LoadedResults:
     """The store's whole runs; a damaged run (checksum mismatch, truncated or unreadable file)
-    or a file that is not a run's is left out and listed in `skipped` with the reason. Runs of
-    older stores, written before runs had checksum files, are read when they read cleanly."""
+    or a file that is not a run's is left out and listed in `skipped` with the reason, and runs
+    that raised are listed in `failed` with their error. Runs of older stores, written before
+    runs had checksum files, are read when they read cleanly. A StoreError when no run
+    finished, saying how many failed and where their errors are."""
     store = ResultsStore(root)
     checksums = "config_sha256" in store.read_manifest()  # this version's stores have them
     if not store.runs.is_dir():
@@ -546,13 +570,21 @@ def read_results(root: str | Path) -> LoadedResults:
             continue
         summaries.append(summary)
         monthlies.append(monthly)
+    finished = {str(summary["run"].iloc[0]) for summary in summaries}
+    failed = {k: v for k, v in store.failure_reasons().items() if k not in finished}
     if not summaries:
         detail = f" ({len(skipped)} damaged or foreign file(s) left out)" if skipped else ""
+        if failed:
+            raise StoreError(
+                f"{store.root} has no finished runs{detail}: "
+                f"{failed_runs_message(store.root, failed)}; fix the cause and run the sweep "
+                "again"
+            )
         raise StoreError(f"{store.root} has no finished runs yet{detail}")
     runs = pd.concat(summaries, ignore_index=True)
     monthly = pd.concat(monthlies, ignore_index=True)
     return LoadedResults(
-        runs.sort_values(["point", "replicate"], ignore_index=True), monthly, skipped
+        runs.sort_values(["point", "replicate"], ignore_index=True), monthly, skipped, failed
     )
 
 
@@ -785,6 +817,11 @@ def load_results(root: str | Path, tidy: bool = False) -> tuple[pd.DataFrame, pd
         warnings.warn(
             f"{root}: {len(loaded.skipped)} damaged run(s) left out: "
             + "; ".join(f"{k}: {v}" for k, v in sorted(loaded.skipped.items())[:5]),
+            stacklevel=2,
+        )
+    if loaded.failed:
+        warnings.warn(
+            f"{root}: {failed_runs_message(root, loaded.failed)}; they are not in the tables",
             stacklevel=2,
         )
     spec = _spec_of(root)

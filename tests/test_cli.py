@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from aiecosim.views.cli import app
@@ -58,25 +59,44 @@ def test_run_writes_tables_summary_and_report(tmp_path):
     assert (out / "report.png").stat().st_size > 10_000
 
 
-def test_set_overrides_reach_the_model(tmp_path):
-    out = tmp_path / "run"
-    result = runner.invoke(
-        app,
-        [
-            "run",
-            "--steps",
-            "3",
-            "--enterprises",
-            "300",
-            "--out",
-            str(out),
-            "--no-report",
-            "--set",
-            "network.kind=scale_free",
-        ],
+def test_set_overrides_reach_the_model(tmp_path, monkeypatch):
+    """`--set network.kind=scale_free` changes the world the run simulates, not only what
+    run.json echoes: the enterprises' network gets hubs (a Barabasi-Albert graph's largest
+    degree is many times its mean; a small world's stays near the mean), and with them the
+    path of adoption, which spreads by word of mouth over that network."""
+    from aiecosim.markets.network import AdoptionNetwork
+
+    built: list[AdoptionNetwork] = []
+    original_init = AdoptionNetwork.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(AdoptionNetwork, "__init__", recording_init)
+
+    def run(out, *extra):
+        args = ["run", "--steps", "12", "--enterprises", "1000", "--seed", "2", "--no-report"]
+        result = runner.invoke(app, [*args, "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        return pd.read_parquet(out / "model.parquet")
+
+    default = run(tmp_path / "default")
+    scale_free = run(tmp_path / "scale_free", "--set", "network.kind=scale_free")
+    assert (
+        json.loads((tmp_path / "scale_free" / "run.json").read_text())["config"]["network"]["kind"]
+        == "scale_free"
     )
-    assert result.exit_code == 0, result.output
-    assert json.loads((out / "run.json").read_text())["config"]["network"]["kind"] == "scale_free"
+    small_world_net, scale_free_net = built
+    assert (small_world_net.kind, scale_free_net.kind) == ("small_world", "scale_free")
+    # both about ten neighbours on average (the default mean_degree) ...
+    for net in built:
+        assert net.degree.mean() == pytest.approx(10, rel=0.05)
+    # ... but only the scale-free one has hubs
+    assert small_world_net.degree.max() < 2 * small_world_net.degree.mean()
+    assert scale_free_net.degree.max() > 8 * scale_free_net.degree.mean()
+    # and adoption, which peers drive, takes a different path
+    assert not np.allclose(default["adoption_rate"], scale_free["adoption_rate"])
 
 
 def bad(*args):

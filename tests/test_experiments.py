@@ -240,42 +240,49 @@ def synthetic_store(root: Path, n_per_point: int = 40) -> None:
         energy = task["params"]["energy.marginal_cost_growth_per_year"]
         alpha = task["params"]["capability.alpha"]
         winner = "open_source_builder" if alpha > 0.2 else "frontier_lab"
-        row = {
+        write_made_up_run(store, task, winner, frontier_survives=energy < 0.05)
+
+
+def write_made_up_run(
+    store: ResultsStore, task: dict, winner: str, frontier_survives: bool, hhi: float = 1000.0
+) -> None:
+    """Store one run's summary and monthly table as a real run would, with the outcome given."""
+    row = {
+        "run": task["run"],
+        "point": task["point"],
+        "replicate": task["replicate"],
+        "seed": task["seed"],
+        **task["params"],
+        "winner_archetype": winner,
+        "winner_strategy": winner,
+        "hhi_revenue": hhi,
+        "exits": 0,
+    }
+    for a in ("frontier_lab", "integrated_giant", "open_source_builder"):
+        survived = frontier_survives if a == "frontier_lab" else True
+        row |= {
+            f"survived_{a}": survived,
+            f"firm_survival_{a}": float(survived),
+            f"alive_{a}": int(survived),
+            f"final_share_{a}": 1.0 if a == winner else 0.0,
+            f"started_strategy__{a}": 1,
+            f"alive_strategy__{a}": int(survived),
+        }
+    monthly = pd.DataFrame(
+        {
             "run": task["run"],
             "point": task["point"],
             "replicate": task["replicate"],
             "seed": task["seed"],
-            **task["params"],
-            "winner_archetype": winner,
-            "winner_strategy": winner,
-            "hhi_revenue": 1000.0,
-            "exits": 0,
+            "month": range(12),
+            "date": pd.date_range("2025-01-01", periods=12, freq="MS"),
+            **{
+                f"share_revenue_{a}": 1.0 if a == winner else 0.0
+                for a in ("frontier_lab", "integrated_giant", "open_source_builder")
+            },
         }
-        for a in ("frontier_lab", "integrated_giant", "open_source_builder"):
-            survived = energy < 0.05 if a == "frontier_lab" else True
-            row |= {
-                f"survived_{a}": survived,
-                f"firm_survival_{a}": float(survived),
-                f"alive_{a}": int(survived),
-                f"final_share_{a}": 1.0 if a == winner else 0.0,
-                f"started_strategy__{a}": 1,
-                f"alive_strategy__{a}": int(survived),
-            }
-        monthly = pd.DataFrame(
-            {
-                "run": task["run"],
-                "point": task["point"],
-                "replicate": task["replicate"],
-                "seed": task["seed"],
-                "month": range(12),
-                "date": pd.date_range("2025-01-01", periods=12, freq="MS"),
-                **{
-                    f"share_revenue_{a}": 1.0 if a == winner else 0.0
-                    for a in ("frontier_lab", "integrated_giant", "open_source_builder")
-                },
-            }
-        )
-        store.write_run(task["run"], pd.DataFrame([row]), monthly)
+    )
+    store.write_run(task["run"], pd.DataFrame([row]), monthly)
 
 
 def test_analysis_recovers_a_known_answer(tmp_path):
@@ -292,6 +299,193 @@ def test_analysis_recovers_a_known_answer(tmp_path):
     assert "capability.alpha > 0.25" in boxes.loc["open_source_builder", "box"]
     assert boxes.loc["open_source_builder", "density"] == 1.0
     assert {"trajectories", "heatmap"} <= set(result.figures)
+
+
+# ---------------------------------------------------------------- indices with known answers
+def _replicated(points: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
+    """A results table of two replicates a point whose noise cancels in the point's mean (the
+    indices are computed on the mean over replicates)."""
+    noise = np.sin(np.arange(len(points)) * 1.7)
+    return pd.DataFrame(
+        {
+            "point": np.tile(points.index.to_numpy(), 2),
+            "replicate": np.repeat([0, 1], len(points)),
+            "hhi_revenue": np.concatenate([y + noise, y - noise]),
+        }
+    )
+
+
+def test_sobol_indices_of_the_ishigami_function_are_its_analytic_ones():
+    """Ishigami, y = sin x1 + a sin^2 x2 + b x3^4 sin x1 on [-pi, pi]^3 (a = 7, b = 0.1), has
+    known variance shares: x2 acts alone, x3 only with x1, so S1(x3) = 0 < ST(x3). The levers
+    span [0, 1] (the spec refuses values a config field cannot take); mapping them onto
+    [-pi, pi] is affine, which leaves the indices unchanged."""
+    from aiecosim.experiments.analysis import sensitivity_table
+
+    a, b, pi = 7.0, 0.1, np.pi
+    levers = [
+        "enterprises.initial_adoption",
+        "enterprises.reconsider_share_per_month",
+        "network.rewire_prob",
+    ]
+    spec = parse_spec(
+        {
+            "experiment": {
+                "name": "ishigami",
+                "design": "sobol",
+                "samples": 4096,
+                "seed": 1,
+                "outputs": ["hhi_revenue"],
+            },
+            "parameters": {name: {"low": 0.0, "high": 1.0} for name in levers},
+        }
+    )
+    points = build_design(spec)
+    x1, x2, x3 = (-pi + 2 * pi * points[name].to_numpy() for name in levers)
+    y = np.sin(x1) + a * np.sin(x2) ** 2 + b * x3**4 * np.sin(x1)
+    table = sensitivity_table(spec, _replicated(points, y), points)
+    got = table.set_index("parameter")
+
+    v1 = 0.5 * (1 + b * pi**4 / 5) ** 2
+    v2 = a**2 / 8
+    v13 = b**2 * pi**8 * (1 / 18 - 1 / 50)
+    total = v1 + v2 + v13
+    s1 = {levers[0]: v1 / total, levers[1]: v2 / total, levers[2]: 0.0}
+    st = {levers[0]: (v1 + v13) / total, levers[1]: v2 / total, levers[2]: v13 / total}
+    for name in levers:  # 0.314, 0.442, 0 and 0.558, 0.442, 0.244
+        assert got.loc[name, "S1"] == pytest.approx(s1[name], abs=0.03), name
+        assert got.loc[name, "ST"] == pytest.approx(st[name], abs=0.03), name
+
+
+def test_morris_mu_star_of_a_linear_function_is_its_slope_times_the_range():
+    """For y = sum c_i x_i every elementary effect of x_i is c_i times its range (the step is
+    a share of the range), so mu* = |c_i| (high - low) exactly and sigma = 0; a log lever's
+    range is ln(high / low)."""
+    from aiecosim.experiments.analysis import sensitivity_table
+
+    spec = parse_spec(
+        {
+            "experiment": {
+                "name": "linear",
+                "design": "morris",
+                "samples": 20,
+                "seed": 2,
+                "outputs": ["hhi_revenue"],
+            },
+            "parameters": {
+                "network.rewire_prob": {"low": 0.0, "high": 1.0},
+                "enterprises.b_peer": {"low": 0.0, "high": 2.0},
+                "enterprises.kappa": {"low": 1.0, "high": 5.0},
+                "enterprises.b_value": {"low": 1.0, "high": float(np.e**2), "log": True},
+            },
+        }
+    )
+    points = build_design(spec)
+    y = (
+        3.0 * points["network.rewire_prob"]
+        - 2.0 * points["enterprises.b_peer"]
+        + 0.5 * points["enterprises.kappa"]
+        + 1.5 * np.log(points["enterprises.b_value"])
+    ).to_numpy()
+    table = sensitivity_table(spec, _replicated(points, y), points).set_index("parameter")
+    expected = {
+        "network.rewire_prob": 3.0 * 1.0,
+        "enterprises.b_peer": 2.0 * 2.0,
+        "enterprises.kappa": 0.5 * 4.0,
+        "enterprises.b_value": 1.5 * 2.0,
+    }
+    for name, mu_star in expected.items():
+        assert table.loc[name, "mu_star"] == pytest.approx(mu_star, rel=1e-9), name
+        assert table.loc[name, "sigma"] == pytest.approx(0.0, abs=1e-9), name
+
+
+# ---------------------------------------------------------------- failed runs
+def test_a_sweep_whose_runs_all_failed_says_so_and_where_the_errors_are(tmp_path):
+    from aiecosim.views.cli import app
+    from typer.testing import CliRunner
+
+    def broken(tasks):
+        for task in tasks:
+            yield run_task({**task, "scenario": "no-such-scenario"})
+
+    out = tmp_path / "s"
+    report = run_sweep(tiny(), out, broken)
+    assert report.failed == 8 and report.ran == 0
+    with pytest.raises(StoreError) as err:
+        analyze(out)
+    message = str(err.value)
+    assert "no finished runs" in message and "8 run(s) failed" in message
+    assert str(out / "failed") in message and "no-such-scenario" in message
+    result = CliRunner().invoke(app, ["analyze", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "8 run(s) failed" in result.output and "failed/" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def _sobol_store_with_failures(root: Path, failing_points: set[int]) -> None:
+    """A made-up Sobol sweep whose runs at `failing_points` raised (their failure records
+    written as the runner writes them); concentration rises with switching costs."""
+    spec = parse_spec(
+        {
+            "experiment": {"name": "holes", "design": "sobol", "samples": 8, "seed": 4},
+            "parameters": {
+                "enterprises.switching_cost": {"low": 0.0, "high": 5.0},
+                "capability.alpha": {"low": 0.1, "high": 0.4},
+            },
+        }
+    )
+    points = build_design(spec)
+    store = ResultsStore(root)
+    store.open(spec, points, "test")
+    for task in make_tasks(spec, points):
+        if task["point"] in failing_points:
+            store.write_failure(
+                task["run"],
+                {"error": "FloatingPointError: overflow in training", "traceback": "Traceback"},
+            )
+            continue
+        cost = task["params"]["enterprises.switching_cost"]
+        write_made_up_run(store, task, "frontier_lab", True, hhi=1000.0 + 1000.0 * cost)
+
+
+def test_an_analysis_with_failed_runs_says_what_it_lacks_rather_than_an_empty_table(tmp_path):
+    from aiecosim.experiments.analysis import IncompleteDesign, sensitivity_table, write_report
+    from aiecosim.views.cli import app
+    from typer.testing import CliRunner
+
+    whole, holed = tmp_path / "whole", tmp_path / "holed"
+    _sobol_store_with_failures(whole, set())
+    _sobol_store_with_failures(holed, {3, 17})
+    complete, _ = analyze(whole)
+    assert not complete.sensitivity.empty and complete.incomplete is None
+    assert complete.sensitivity.set_index("parameter")["ST"].idxmax() == (
+        "enterprises.switching_cost"
+    )
+
+    result, spec = analyze(holed)
+    assert sorted(result.failed) == ["p000003-r0000", "p000017-r0000"]
+    assert result.sensitivity.empty  # the indices need every point ...
+    line = result.incomplete  # ... and the analysis says why, how many failed and where
+    assert "2 run(s) failed" in line and str(holed / "failed") in line
+    assert "FloatingPointError: overflow in training" in line
+    assert "no Sobol indices: 2 of the design's 32 points have no finished run" in line
+    assert int(result.survival["runs"].sum()) == 30  # the other tables cover what finished
+    page = write_report(result, spec, tmp_path / "report", 30).read_text()
+    assert "Incomplete:" in page and "2 run(s) failed" in page
+
+    # sensitivity_table itself refuses to hand back a table that looks whole
+    from aiecosim.experiments.store import read_results
+
+    loaded_runs = read_results(holed).runs
+    with pytest.raises(IncompleteDesign, match="point 3, 17"):
+        sensitivity_table(spec, loaded_runs, ResultsStore(holed).read_points())
+
+    cli = CliRunner().invoke(app, ["analyze", str(holed), "--out", str(tmp_path / "r2")])
+    assert cli.exit_code == 1, cli.output
+    assert "Traceback" not in cli.output
+    assert "incomplete:" in cli.output and "2 run(s) failed" in cli.output
+    assert (tmp_path / "r2" / "report.html").exists()
 
 
 def test_wilson_interval_is_the_textbook_one():

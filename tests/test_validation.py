@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from aiecosim.config import ConfigError, load_config
@@ -106,13 +107,47 @@ def test_every_fact_has_a_source_a_band_and_tuned_inputs_that_exist():
     assert len(keys) == len(set(keys))
     calibration = open("docs/calibration.md").read()
     for fact in FACTS:
-        assert fact.low < fact.high
         assert fact.sources.startswith("[")
         for source in fact.sources.replace(" ", "").split(","):
             assert f"**{source}**" in calibration, f"{fact.key}: {source} not listed"
         for path in fact.tuned:
             # the named input exists: setting it to itself validates
             assert f"`{path}`" in calibration, f"{fact.key}: {path} has no calibration row"
+
+
+@pytest.mark.parametrize("fact", FACTS, ids=lambda f: f.key)
+def test_each_fact_passes_inside_its_band_and_fails_just_outside(fact):
+    """The verdict is the band's: a mean on either edge passes (the band is inclusive), the
+    next float beyond an edge fails, so does a run that could not be measured; a band open
+    above passes any larger value. A single seed gives a zero-width interval, which is firm
+    exactly when the mean passes; seeds that straddle an edge pass, but not firmly."""
+
+    def judged(value: float):
+        per_run = pd.DataFrame({fact.key: [value]})  # one seed: the mean is the value itself
+        return validation.fact_table(per_run, [fact]).iloc[0]
+
+    assert fact.low < fact.high
+    below = np.nextafter(fact.low, -math.inf)
+    inside = [fact.low, (fact.low + fact.high) / 2 if math.isfinite(fact.high) else 2 * fact.low]
+    if math.isfinite(fact.high):
+        inside.append(fact.high)
+        outside = [below, np.nextafter(fact.high, math.inf)]
+    else:
+        inside.append(1e12 * max(1.0, abs(fact.low)))
+        outside = [below]
+    for value in inside:
+        row = judged(value)
+        assert row["mean"] == value
+        assert row["passed"] and row["firm"], f"{fact.key}: {value} is in {fact.band()}"
+    for value in [*outside, math.nan]:
+        row = judged(value)
+        assert not row["passed"] and not row["firm"], f"{fact.key}: {value} is not in {fact.band()}"
+    # a mean in the band whose seeds straddle an edge passes, but not firmly
+    spread = fact.high - fact.low if math.isfinite(fact.high) else max(1.0, abs(fact.low))
+    straddling = validation.fact_table(
+        pd.DataFrame({fact.key: [fact.low - spread / 4, fact.low + spread / 2] * 2}), [fact]
+    ).iloc[0]
+    assert straddling["passed"] and not straddling["firm"]
 
 
 def _measure(key: str, steps: int, *overrides: str, seed: int = 3) -> float:
