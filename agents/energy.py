@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 # A price 1/3 above the full cost of new plants is enough to build at the fastest rate.
 INVESTMENT_RESPONSE = 3.0
+# The plants standing at the start are booked as if half depreciated (a fleet built evenly over
+# its life is half written off on average).
+PLANT_START_BOOK_SHARE = 0.5
 
 
 class EnergySupplier(mesa.Agent):
@@ -58,8 +61,7 @@ class EnergySupplier(mesa.Agent):
         r = cost_of_capital
         self.capital_recovery_factor = r / (1 - (1 + r) ** -life_years) if r > 0 else 1 / life_years
         self.cash_usd = 0.0
-        # the plants standing at the start, as if half depreciated
-        self.book_value_usd = 0.5 * self.capacity_mw * self.capex_usd_per_mw()
+        self.book_value_usd = PLANT_START_BOOK_SHARE * self.capacity_mw * self.capex_usd_per_mw()
         self.open_books()
 
     def capex_usd_per_mw(self) -> float:

@@ -67,6 +67,9 @@ NONE = -1  # provider index of an enterprise that uses no AI
 PRIVACY_BETA_A = 2
 PRIVACY_BETA_B = 5
 REGULATED_PRIVACY_BOOST = 0.4
+# One sector in three is regulated (finance, health, government: the first third of the sector
+# indices, at least one).
+REGULATED_SECTORS_ONE_IN = 3
 # Concentration (a + b) of the Beta draw of a cohort's hard-work share around its size class's
 # mean: 4 spreads cohorts widely (a class mean of 0.35 gives a standard deviation of about 0.21).
 HARD_SHARE_CONCENTRATION = 4
@@ -208,7 +211,7 @@ class EnterprisePopulation:
         self.modest_weight = 1 - self.hard_share
         self.hard_weight = self.hard_share * cfg.hard_value_multiple
         # Regulated sectors (the first third) care more about keeping data in-house.
-        regulated = self.sector < max(1, cfg.n_sectors // 3)
+        regulated = self.sector < max(1, cfg.n_sectors // REGULATED_SECTORS_ONE_IN)
         self.privacy_sensitivity = np.clip(
             rng.beta(PRIVACY_BETA_A, PRIVACY_BETA_B, size=n) + REGULATED_PRIVACY_BOOST * regulated,
             0,

@@ -51,6 +51,11 @@ from aiecosim.power import cloud_draw_mw, grid_demand_mw, pay_power_bills
 from aiecosim.token_market import TokenMarket
 from mesa.agentset import AgentSet
 
+# Month 0 rations training against "last month's" inference, which the start does not know:
+# half the usable cloud capacity, so a first month of training plans meets a market neither
+# empty nor full.
+START_INFERENCE_SHARE = 0.5
+
 
 def _with_levers(config: SimConfig | None, scenario: str | None, levers: dict) -> SimConfig:
     """`config` (or the named scenario, or the baseline) with `levers` set at their paths."""
@@ -153,7 +158,9 @@ class AIEcosystemModel(mesa.Model):
         self._draw_ai_power(utilisation=c.target_utilisation)
         self.month_ai_revenue_usd = 0.0
         self.training_gpu_hours = self.inference_gpu_hours = 0.0
-        self.last_inference_gpu_hours = self.compute_market.capacity_gpu_hours * 0.5
+        self.last_inference_gpu_hours = (
+            self.compute_market.capacity_gpu_hours * START_INFERENCE_SHARE
+        )
         # The build-out made before the start date: steady replacement of today's fleet.
         window = int(round(cfg.investors.capex_payback_years * 12))
         prior_capex = c.installed_gpus_h100e * c.capex_usd_per_h100e / c.gpu_life_months

@@ -51,6 +51,12 @@ if TYPE_CHECKING:
     from aiecosim.markets.compute import ComputeMarket
 
 
+# The start's prices are solved from cost-plus to the Bertrand-Nash fixed point p = c + zeta(p):
+# 60 iterations where each month after, starting from last month's prices, takes
+# `builders.price_iterations`.
+START_PRICE_ITERATIONS = 60
+
+
 @dataclass(frozen=True)
 class Sales:
     """What the month's token market sold: arrays by firm (index = firm_id) and the
@@ -127,7 +133,7 @@ class TokenMarket:
         shopping = self.enterprises.shoppers(self.offers, len(builders), peers, rng, initial=start)
         # from cost-plus at the start, enough iterations to reach the equilibrium; each month
         # after starts from last month's prices, and a few track it
-        iterations = 60 if start else self.pricer.iterations
+        iterations = START_PRICE_ITERATIONS if start else self.pricer.iterations
         self.set_prices(builders, shopping, demand_mtok_per_month, rng, iterations, jump=start)
         return shopping
 

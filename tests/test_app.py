@@ -482,6 +482,7 @@ def test_viz_rejects_bad_input_with_exit_2():
         (["--scenario", "nope"], "unknown value 'nope'"),
         (["--port", "70000"], "must be in 0..65535"),
         (["--enterprises", "0"], "greater than 0"),
+        (["--seed", "-1"], "--seed -1: must be 0 or more"),
         (["--host", "no-such-host.invalid"], "cannot listen on no-such-host.invalid"),
     ):
         result = runner.invoke(cli, ["viz", *args])

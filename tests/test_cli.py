@@ -177,3 +177,28 @@ def test_help_shows_defaults_and_bracketed_notes():
     result = runner.invoke(app, ["validate", "--help"])
     assert "[default: 10]" in result.output
     assert "[all cores]" in result.output and "[validation/<scenario>]" in result.output
+
+
+def test_a_report_drawer_that_fails_loudly_is_reported_and_the_tables_kept(tmp_path, monkeypatch):
+    """A drawer that writes more than a pipe holds (64 KiB) before it dies neither stalls the
+    run nor hides why: the last line of its messages is shown, the tables stay, exit 1."""
+    import sys
+
+    from aiecosim.views import cli
+
+    fake = tmp_path / "fake-python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'head -c 300000 /dev/zero | tr "\\0" "w" >&2\n'
+        'printf "\\nno display for the figure\\n" >&2\n'
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr(cli.sys, "executable", str(fake))
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", "--steps", "3", "--enterprises", "300", "--out", str(out)])
+    monkeypatch.setattr(cli.sys, "executable", sys.executable)
+    assert result.exit_code == 1, result.output
+    assert "report.png could not be drawn: no display for the figure" in result.output
+    assert (out / "model.parquet").exists() and (out / "run.json").exists()
+    assert not (out / "report.png").exists()

@@ -37,6 +37,9 @@ from aiecosim.markets.energy import HOURS_PER_MONTH
 if TYPE_CHECKING:
     from aiecosim.config import ComputeConfig
 
+# The cloud fleet standing at the start is booked as if half depreciated (bought evenly over
+# its chips' life).
+FLEET_START_BOOK_SHARE = 0.5
 DEMAND_SMOOTHING = 0.5  # weight of the latest month in the demand ratio that sets the price
 # The demand ratio (GPU-hours wanted / available) is capped before it enters the smoothed
 # ratio, so one month of runaway requests (a burst of training plans) cannot hold the price up
@@ -86,7 +89,7 @@ class ComputeMarket:
         # --- the cloud sector's books (USD)
         self.name = "cloud (compute) sector"
         self.cash_usd = 0.0
-        self.fleet_book_usd = 0.5 * installed_gpus_h100e * capex_usd_per_h100e  # half depreciated
+        self.fleet_book_usd = FLEET_START_BOOK_SHARE * installed_gpus_h100e * capex_usd_per_h100e
         self.depreciation_usd = 0.0
         self.capex_usd = 0.0
         self.energy_cost_usd = 0.0

@@ -205,14 +205,20 @@ def _start_report_drawer():
     """`python -m aiecosim.views.report` (see `aiecosim.views.report.serve`), reading jobs on
     its input: a header once the config is known, the folder once the tables are written."""
     import subprocess
+    import tempfile
 
-    return subprocess.Popen(
+    # Its messages go to a file, read if it fails: a pipe read only at the end would stall a
+    # drawer that writes more than the pipe holds (64 KiB of warnings).
+    messages = tempfile.TemporaryFile(mode="w+")
+    drawer = subprocess.Popen(
         [sys.executable, "-m", "aiecosim.views.report"],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=messages,
         text=True,
     )
+    drawer.messages = messages
+    return drawer
 
 
 def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, drawer) -> None:
@@ -275,11 +281,11 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
     except OSError as err:
         fail(f"cannot write to {str(out_dir)!r}: {err.strerror or err}")
     if drawer is not None:
-        _send(drawer, {"folder": str(out_dir)})
-        drawer.stdin.close()
+        _send(drawer, {"folder": str(out_dir)}, last=True)
     print_summary(result.summary)  # while the report is drawn
     if drawer is not None and drawer.wait() != 0:
-        why = (drawer.stderr.read().strip().splitlines() or ["no message"])[-1]
+        drawer.messages.seek(0)
+        why = (drawer.messages.read().strip().splitlines() or ["no message"])[-1]
         err_console.print(
             f"[bold red]report.png could not be drawn:[/] {escape(why)}; the tables are written",
             highlight=False,
@@ -293,9 +299,9 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
     )
 
 
-def _send(drawer, job: dict) -> None:
-    """One job line to the report drawer. A drawer that has died is reported once the run is
-    written (by its exit status), not here."""
+def _send(drawer, job: dict, last: bool = False) -> None:
+    """One job line to the report drawer (the `last` one closes its input). A drawer that has
+    died is reported once the run is written (by its exit status), not here."""
     import json
 
     try:
@@ -303,6 +309,11 @@ def _send(drawer, job: dict) -> None:
         drawer.stdin.flush()
     except BrokenPipeError:
         pass
+    if last:
+        try:
+            drawer.stdin.close()
+        except BrokenPipeError:  # what was buffered for a dead drawer is dropped
+            pass
 
 
 @app.command()
@@ -1005,6 +1016,8 @@ def viz(
 
     from aiecosim.config import load_config
 
+    if seed < 0:
+        fail(f"--seed {seed}: must be 0 or more")
     try:
         cfg = load_config(scenario, overrides=[f"run.enterprises={enterprises}"])
     except ConfigError as err:
