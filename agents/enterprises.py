@@ -149,11 +149,9 @@ class Peers:
         self._adopting_all = None
 
     def adopting(self, rows):
-        if rows is not None:
-            return self.network.adopting_neighbour_share(self.provider, rows)
         if self._adopting_all is None:
             self._adopting_all = self.network.adopting_neighbour_share(self.provider, None)
-        return self._adopting_all
+        return self._adopting_all if rows is None else self._adopting_all[rows]
 
     def by_provider(self, rows):
         return self.network.neighbour_shares(self.provider, self.n_firms, rows)

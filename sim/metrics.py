@@ -333,8 +333,8 @@ def _capital(model: AIEcosystemModel) -> dict:
         "investor_thesis_mean": float("nan"),
         "investor_disagreement": float("nan"),
         "correction": bool(model.funding.correction),
-        "entrants": model._entrants,
-        "exits": model._exits,
+        "entrants": model.entrants_this_month,
+        "exits": model.exits_this_month,
     }
     if capital.sum() > 0:
         mean = float((capital * thesis).sum() / capital.sum())
@@ -392,7 +392,7 @@ def consumer_surplus_usd(model: AIEcosystemModel, offers: Offers | None = None) 
     if not len(offers):
         return 0.0
     pop = model.enterprises
-    rows = model._surplus_rows
+    rows = model.surplus_rows
     none = np.full(len(rows), -1, dtype=np.int64)
     u = pop.utilities(rows, offers, none, model.peers().by_provider(rows))
     u0 = pop.outside_utility(rows, offers, none)

@@ -170,7 +170,7 @@ class AIEcosystemModel(mesa.Model):
         self.frontier_history: list[float] = []
         self.largest_run_flop = 0.0  # largest training run released so far, any firm
         self.events: list[dict] = []
-        self._entrants = self._exits = 0
+        self.entrants_this_month = self.exits_this_month = 0  # counted for the metrics
         self.funding = FundingMonth()  # what the month's funding did
         self._adopt_at_start()
 
@@ -296,8 +296,8 @@ class AIEcosystemModel(mesa.Model):
             builders[firm].serving_capacity_mtok_per_month = float(mtok)
         pop.months_with_provider[pop.adopted] = self.rng.integers(0, 6, size=int(pop.adopted.sum()))
         pop.negative_months[:] = 0  # the start is not a month of losses
-        self._surplus_rows = surplus_sample(pop)
-        self.network.keep_rows(self._surplus_rows)
+        self.surplus_rows = surplus_sample(pop)
+        self.network.keep_rows(self.surplus_rows)
         fee_share = np.where(offers.self_hosted, self.cfg.builders.open_support_fee_share, 1.0)
         start_revenue = np.bincount(
             offers.provider, weights=start.spend_usd_by_offer * fee_share, minlength=n_firms
@@ -315,7 +315,7 @@ class AIEcosystemModel(mesa.Model):
         self._agents(EnergySupplier).do("open_books")
         self.training_gpu_hours = self.inference_gpu_hours = 0.0
         self.inference_gpu_hours_wanted = 0.0
-        self._entrants = self._exits = 0
+        self.entrants_this_month = self.exits_this_month = 0
         return self.alive_builders()
 
     def _clear_energy(self, m: int) -> None:
@@ -474,7 +474,7 @@ class AIEcosystemModel(mesa.Model):
         """Every alive builder whose cash is still negative after funding exits."""
         for builder in self.alive_builders():
             if builder.exit_if_insolvent():
-                self._exits += 1
+                self.exits_this_month += 1
                 self.events.append(builder.exit_event())
 
     def _enter(self) -> None:
@@ -488,7 +488,7 @@ class AIEcosystemModel(mesa.Model):
             if strategy is None:
                 break
             builder = self._add_builder(strategy, entrant=True)
-            self._entrants += 1
+            self.entrants_this_month += 1
             self.events.append(builder.entry_event(imitated))
 
     def _entrant_strategy(self) -> tuple[Strategy | None, ModelBuilder | None]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from aiecosim.config import load_config
 from aiecosim.outputs import run_model
@@ -30,3 +31,45 @@ class FixedPeers:
 
     def adopting(self, rows):
         return np.full(1, self._adopting)
+
+
+def write_made_up_run(
+    store, task: dict, winner: str, frontier_survives: bool, hhi: float = 1000.0
+) -> None:
+    """Store one run's summary and monthly table as a real run would, with the outcome given."""
+    row = {
+        "run": task["run"],
+        "point": task["point"],
+        "replicate": task["replicate"],
+        "seed": task["seed"],
+        **task["params"],
+        "winner_archetype": winner,
+        "winner_strategy": winner,
+        "hhi_revenue": hhi,
+        "exits": 0,
+    }
+    for a in ("frontier_lab", "integrated_giant", "open_source_builder"):
+        survived = frontier_survives if a == "frontier_lab" else True
+        row |= {
+            f"survived_{a}": survived,
+            f"firm_survival_{a}": float(survived),
+            f"alive_{a}": int(survived),
+            f"final_share_{a}": 1.0 if a == winner else 0.0,
+            f"started_strategy__{a}": 1,
+            f"alive_strategy__{a}": int(survived),
+        }
+    monthly = pd.DataFrame(
+        {
+            "run": task["run"],
+            "point": task["point"],
+            "replicate": task["replicate"],
+            "seed": task["seed"],
+            "month": range(12),
+            "date": pd.date_range("2025-01-01", periods=12, freq="MS"),
+            **{
+                f"share_revenue_{a}": 1.0 if a == winner else 0.0
+                for a in ("frontier_lab", "integrated_giant", "open_source_builder")
+            },
+        }
+    )
+    store.write_run(task["run"], pd.DataFrame([row]), monthly)

@@ -19,6 +19,7 @@ from aiecosim.experiments.design import build_design, run_seed
 from aiecosim.experiments.runner import local_backend, make_tasks, run_sweep, run_task
 from aiecosim.experiments.spec import ExperimentSpec, load_spec, parse_spec
 from aiecosim.experiments.store import ResultsStore, StoreError, load_results
+from conftest import write_made_up_run
 
 TINY = {
     "experiment": {
@@ -241,48 +242,6 @@ def synthetic_store(root: Path, n_per_point: int = 40) -> None:
         alpha = task["params"]["capability.alpha"]
         winner = "open_source_builder" if alpha > 0.2 else "frontier_lab"
         write_made_up_run(store, task, winner, frontier_survives=energy < 0.05)
-
-
-def write_made_up_run(
-    store: ResultsStore, task: dict, winner: str, frontier_survives: bool, hhi: float = 1000.0
-) -> None:
-    """Store one run's summary and monthly table as a real run would, with the outcome given."""
-    row = {
-        "run": task["run"],
-        "point": task["point"],
-        "replicate": task["replicate"],
-        "seed": task["seed"],
-        **task["params"],
-        "winner_archetype": winner,
-        "winner_strategy": winner,
-        "hhi_revenue": hhi,
-        "exits": 0,
-    }
-    for a in ("frontier_lab", "integrated_giant", "open_source_builder"):
-        survived = frontier_survives if a == "frontier_lab" else True
-        row |= {
-            f"survived_{a}": survived,
-            f"firm_survival_{a}": float(survived),
-            f"alive_{a}": int(survived),
-            f"final_share_{a}": 1.0 if a == winner else 0.0,
-            f"started_strategy__{a}": 1,
-            f"alive_strategy__{a}": int(survived),
-        }
-    monthly = pd.DataFrame(
-        {
-            "run": task["run"],
-            "point": task["point"],
-            "replicate": task["replicate"],
-            "seed": task["seed"],
-            "month": range(12),
-            "date": pd.date_range("2025-01-01", periods=12, freq="MS"),
-            **{
-                f"share_revenue_{a}": 1.0 if a == winner else 0.0
-                for a in ("frontier_lab", "integrated_giant", "open_source_builder")
-            },
-        }
-    )
-    store.write_run(task["run"], pd.DataFrame([row]), monthly)
 
 
 def test_analysis_recovers_a_known_answer(tmp_path):

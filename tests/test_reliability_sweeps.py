@@ -26,6 +26,7 @@ from aiecosim.experiments.store import (
     read_results,
 )
 from aiecosim.views.cli import app
+from conftest import write_made_up_run
 from typer.testing import CliRunner
 
 ARCHETYPES = ("frontier_lab", "integrated_giant", "open_source_builder")
@@ -88,38 +89,7 @@ def synthetic_store(root: Path, replicates: int = 3) -> ResultsStore:
         winner = (
             "open_source_builder" if task["params"]["capability.alpha"] > 0.2 else ARCHETYPES[0]
         )
-        row = {
-            "run": task["run"],
-            "point": task["point"],
-            "replicate": task["replicate"],
-            "seed": task["seed"],
-            **task["params"],
-            "winner_archetype": winner,
-            "winner_strategy": winner,
-            "hhi_revenue": 1000.0,
-            "exits": 0,
-        }
-        for a in ARCHETYPES:
-            row |= {
-                f"survived_{a}": True,
-                f"firm_survival_{a}": 1.0,
-                f"alive_{a}": 1,
-                f"final_share_{a}": float(a == winner),
-                f"started_strategy__{a}": 1,
-                f"alive_strategy__{a}": 1,
-            }
-        monthly = pd.DataFrame(
-            {
-                "run": task["run"],
-                "point": task["point"],
-                "replicate": task["replicate"],
-                "seed": task["seed"],
-                "month": range(12),
-                "date": pd.date_range("2025-01-01", periods=12, freq="MS"),
-                **{f"share_revenue_{a}": float(a == winner) for a in ARCHETYPES},
-            }
-        )
-        store.write_run(task["run"], pd.DataFrame([row]), monthly)
+        write_made_up_run(store, task, winner, frontier_survives=True)
     return store
 
 

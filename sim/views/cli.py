@@ -120,6 +120,15 @@ def main_options(
     open-source builders, in compute and energy markets, funded by investors."""
 
 
+# Options several commands share, defined once.
+ConfigFile = Annotated[Path | None, typer.Option(help="TOML file of overrides.")]
+Overrides = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override one value: key.path=value (repeatable)."),
+]
+Cohorts = Annotated[int | None, typer.Option(help="Simulated enterprise cohorts.")]
+
+
 def fail(message: str) -> None:
     """Bad input: one line, exit status 2, no traceback."""
     # the message is the user's text (paths, [strategies.x] tables): printed, not read as markup
@@ -167,14 +176,11 @@ def run(
     scenario: Annotated[
         str, typer.Option(help="Scenario preset (see `aiecosim scenarios`).")
     ] = "baseline",
-    config: Annotated[Path | None, typer.Option(help="TOML file of overrides.")] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override one value: key.path=value (repeatable)."),
-    ] = None,
+    config: ConfigFile = None,
+    set_: Overrides = None,
     seed: Annotated[int, typer.Option(help="Random seed of the run.")] = 0,
     steps: Annotated[int | None, typer.Option(help="Months to simulate.")] = None,
-    enterprises: Annotated[int | None, typer.Option(help="Simulated enterprise cohorts.")] = None,
+    enterprises: Cohorts = None,
     out: Annotated[
         Path | None, typer.Option(help="Output folder [runs/<scenario>-<seed>].")
     ] = None,
@@ -522,16 +528,13 @@ def analyze(
 def validate(
     seeds: Annotated[int, typer.Option(help="Number of seeds (1..N) to run.")] = 10,
     scenario: Annotated[str, typer.Option(help="Scenario to hold against the facts.")] = "baseline",
-    config: Annotated[Path | None, typer.Option(help="TOML file of overrides.")] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override one value: key.path=value (repeatable)."),
-    ] = None,
+    config: ConfigFile = None,
+    overrides: Overrides = None,
     fact: Annotated[
         list[str] | None,
         typer.Option("--fact", help="Judge only this fact (repeatable) [all]."),
     ] = None,
-    enterprises: Annotated[int | None, typer.Option(help="Simulated enterprise cohorts.")] = None,
+    enterprises: Cohorts = None,
     workers: Annotated[int | None, typer.Option(help="Local worker processes [all cores].")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder [validation/<scenario>].")] = None,
 ) -> None:
@@ -620,16 +623,13 @@ def backtest(
     scenario: Annotated[
         str, typer.Option(help="The start state (a scenario of January 2023).")
     ] = "history-2023",
-    config: Annotated[Path | None, typer.Option(help="TOML file of overrides.")] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override one value: key.path=value (repeatable)."),
-    ] = None,
+    config: ConfigFile = None,
+    overrides: Overrides = None,
     observed: Annotated[
         Path | None,
         typer.Option(help="CSV of observed points [the shipped history 2023-2025]."),
     ] = None,
-    enterprises: Annotated[int | None, typer.Option(help="Simulated enterprise cohorts.")] = None,
+    enterprises: Cohorts = None,
     workers: Annotated[int | None, typer.Option(help="Local worker processes [all cores].")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("backtest"),
 ) -> None:
@@ -711,10 +711,7 @@ def tournament(
     scenario: Annotated[
         str, typer.Option(help="World the pairs play in (see `aiecosim scenarios`).")
     ] = "baseline",
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override one value: key.path=value (repeatable)."),
-    ] = None,
+    overrides: Overrides = None,
     seeds: Annotated[int, typer.Option(help="Replicate runs per pair.")] = 20,
     seed: Annotated[
         int, typer.Option(help="Tournament seed (replicate seeds derive from it).")
