@@ -4,7 +4,8 @@
 model's state at the end of the month. The model keeps it as `model.metrics`, the books check
 reads it, and Mesa's DataCollector records one column per name in `METRIC_NAMES` through
 `month_value`. The firm table is one row per builder per month (`FIRM_COLUMNS`, collected by
-the DataCollector as agent-type reporters); the strategy table aggregates it by lineage.
+the DataCollector's agent-type reporter `firm_row`); the strategy table aggregates it by
+lineage.
 
 Two measures need more than the month: the open-weights lag reads the frontier's history
 (`open_lag_months`), and consumer surplus integrates the nested logit over a fixed,
@@ -142,6 +143,16 @@ FIRM_COLUMNS = {
     "customers": "customers",
     "alive": "alive",
 }
+_FIRM_READERS = tuple(
+    (lambda builder, name=column: getattr(builder, name)) if isinstance(column, str) else column
+    for column in FIRM_COLUMNS.values()
+)
+
+
+def firm_row(builder: ModelBuilder) -> tuple:
+    """Mesa agent-type reporter: the builder's `FIRM_COLUMNS` this month, as one tuple (one
+    reporter call per firm a month instead of one per column; `firm_table` spreads it out)."""
+    return tuple(read(builder) for read in _FIRM_READERS)
 
 
 # ============================================================================ the month's row
@@ -412,10 +423,12 @@ def model_table(model: AIEcosystemModel) -> pd.DataFrame:
 
 def firm_table(model: AIEcosystemModel) -> pd.DataFrame:
     """One row per firm per month from its entry on: month, date, firm_id, `FIRM_COLUMNS`."""
-    df = model.datacollector.get_agenttype_vars_dataframe(ModelBuilder).reset_index()
-    df = df.dropna(subset=["AgentID"])  # months before any builder existed
-    if df.empty:
+    rows = model.datacollector.get_agenttype_vars_dataframe(ModelBuilder).reset_index()
+    rows = rows.dropna(subset=["AgentID"])  # months before any builder existed
+    if rows.empty:
         return pd.DataFrame(columns=["month", "date", "firm_id", *FIRM_COLUMNS])
+    df = pd.DataFrame.from_records(rows["row"].tolist(), columns=list(FIRM_COLUMNS))
+    df["Step"], df["AgentID"] = rows["Step"].to_numpy(), rows["AgentID"].to_numpy()
     ids = {b.unique_id: b.firm_id for b in model.builders}
     df["firm_id"] = df["AgentID"].map(ids).astype("int64")
     df["month"] = df["Step"].round().astype("int64") - 1

@@ -38,8 +38,8 @@ from aiecosim.markets.compute import ComputeMarket
 from aiecosim.markets.energy import EnergyMarket
 from aiecosim.markets.network import AdoptionNetwork
 from aiecosim.metrics import (
-    FIRM_COLUMNS,
     consumer_surplus_usd,
+    firm_row,
     firm_table,
     measure,
     model_reporters,
@@ -176,7 +176,7 @@ class AIEcosystemModel(mesa.Model):
 
         self.datacollector = mesa.DataCollector(
             model_reporters=model_reporters(),
-            agenttype_reporters={ModelBuilder: FIRM_COLUMNS},
+            agenttype_reporters={ModelBuilder: {"row": firm_row}},
         )
         self.setup_seconds = time.perf_counter() - t0
 

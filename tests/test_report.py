@@ -374,6 +374,29 @@ def test_the_drawer_process_writes_report_png_once_the_tables_are_there(tmp_path
     ]
 
 
+def test_the_drawer_draws_tables_handed_over_early_and_writes_them_into_the_folder(tmp_path):
+    # `aiecosim run` hands the tables over as Arrow files when the simulation ends; the folder
+    # (written after, and emptied of an earlier run's report.png) comes last.
+    model, firms = synthetic_run(24)
+    scratch, folder = tmp_path / "scratch", tmp_path / "run"
+    scratch.mkdir()
+    model.to_feather(scratch / "model.arrow")
+    firms.to_feather(scratch / "firms.arrow")
+    write_tables(folder, model.iloc[:0], firms.iloc[:0])  # the folder's own tables: not read
+    header = {"title": "aiecosim: synthetic, seed 0", "first": "2025-01", "months": 24}
+    done = run_drawer([header, {"tables": str(scratch)}, {"folder": str(folder)}])
+    assert done.returncode == 0, done.stderr
+    expected = ReportFigure.from_frames(model, firms, header["title"])
+    expected.render()
+    drawn = png_pixels((folder / "report.png").read_bytes())
+    np.testing.assert_array_equal(drawn, png_pixels(expected.png()))
+    # a run that fails after its simulation sends no folder: nothing is written anywhere
+    (folder / "report.png").unlink()
+    done = run_drawer([header, {"tables": str(scratch)}])
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["firms.parquet", "model.parquet"]
+
+
 def test_the_drawer_draws_nothing_when_the_run_stops_before_its_tables(tmp_path):
     done = run_drawer([{"title": "t", "first": "2025-01", "months": 120}])
     assert done.returncode == 0, done.stderr

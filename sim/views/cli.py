@@ -202,14 +202,17 @@ def run(
     try:
         _run(scenario, config, set_, seed, steps, enterprises, out, check, force, drawer)
     finally:
-        if drawer is not None and drawer.poll() is None:
-            drawer.kill()
-            drawer.wait()
+        if drawer is not None:
+            if drawer.poll() is None:
+                drawer.kill()
+                drawer.wait()
+            drawer.scratch.cleanup()
 
 
 def _start_report_drawer():
     """`python -m aiecosim.views.report` (see `aiecosim.views.report.serve`), reading jobs on
-    its input: a header once the config is known, the folder once the tables are written."""
+    its input: a header once the config is known, the tables (in its `scratch` folder) once
+    the simulation ends, the folder once the run is written."""
     import subprocess
     import tempfile
 
@@ -224,7 +227,20 @@ def _start_report_drawer():
         text=True,
     )
     drawer.messages = messages
+    drawer.scratch = tempfile.TemporaryDirectory(prefix="aiecosim-report-")
     return drawer
+
+
+def _hand_over_tables(drawer, result) -> None:
+    """The run's model and firm tables to the drawer, as Arrow files in its scratch folder, so
+    that it draws the report while this process checks and writes the run."""
+    scratch = Path(drawer.scratch.name)
+    try:
+        result.model.to_feather(scratch / "model.arrow")
+        result.firms.to_feather(scratch / "firms.arrow")
+    except OSError:  # no room for them: the drawer reads the run's folder once it is written
+        return
+    _send(drawer, {"tables": str(scratch)})
 
 
 def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, drawer) -> None:
@@ -280,6 +296,8 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
                 soft_wrap=True,
             )
             raise typer.Exit(1) from None
+    if drawer is not None:
+        _hand_over_tables(drawer, result)
     try:
         write_run(result, out_dir, replace=force)
     except OutputFolderError as err:  # the folder changed while the run was simulated

@@ -12,10 +12,11 @@ note in the panels that have nothing to show) rather than an error.
 in two layers so that little is left to draw once the run's tables exist: while the model
 simulates, everything that does not depend on the data (headings, titles, date axes, grid,
 archetype key, most legends) is drawn and kept as pixels (`ReportFigure.draw_base`), and a
-rehearsal with made-up data warms matplotlib's caches; once the tables are written, only the
+rehearsal with made-up data warms matplotlib's caches; once the tables exist, only the
 y axes, the data and the few legends that name values are drawn over the kept pixels. The
-picture is the one a single full drawing gives. That process reads the tables with pyarrow
-and never imports pandas or the model.
+picture is the one a single full drawing gives. The tables reach that process as soon as the
+simulation ends (Arrow files in a scratch folder), so that it draws while the run writes its
+own folder; it reads them with pyarrow and never imports pandas or the model.
 
 The figure is built on `matplotlib.figure.Figure` with the Agg canvas and never touches pyplot's
 global state, so reports can be drawn from several threads or worker processes at once.
@@ -167,16 +168,29 @@ def _frame_dates(frame: pd.DataFrame) -> np.ndarray:
 
 
 def read_run_tables(folder: Path) -> tuple[Months, FirmMonths | None]:
-    """A run folder's model.parquet and firms.parquet, read with pyarrow alone: the drawing
-    process does not import pandas, which would cost it seconds (pyarrow's own conversion to
-    numpy imports it, so the columns come out as Python lists; they are short)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """A run folder's model.parquet and firms.parquet (`read_tables`)."""
+    return read_tables(folder / "model.parquet", folder / "firms.parquet")
 
-    def read(name: str, wanted: list[str]) -> dict[str, list]:
-        source = pq.ParquetFile(folder / name)
-        names = [n for n in dict.fromkeys(wanted) if n in source.schema_arrow.names]
-        table = source.read(columns=names, use_pandas_metadata=False)
+
+def read_tables(model_path: Path, firms_path: Path) -> tuple[Months, FirmMonths | None]:
+    """The model and firm tables from Parquet files, or from Arrow IPC files (any other
+    suffix: what `aiecosim run` hands its drawer before the run folder is written), read with
+    pyarrow alone: the drawing process does not import pandas, which would cost it seconds
+    (pyarrow's own conversion to numpy imports it, so the columns come out as Python lists;
+    they are short)."""
+    import pyarrow as pa
+
+    def read(path: Path, wanted: list[str]) -> dict[str, list]:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            source = pq.ParquetFile(path)
+            names = [n for n in dict.fromkeys(wanted) if n in source.schema_arrow.names]
+            table = source.read(columns=names, use_pandas_metadata=False)
+        else:
+            table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+            names = [n for n in dict.fromkeys(wanted) if n in table.column_names]
+            table = table.select(names)
         if "date" in names:  # as integer ms since 1970
             ms = table.column("date").cast(pa.timestamp("ms")).cast(pa.int64())
             table = table.set_column(names.index("date"), "date", ms)
@@ -186,12 +200,12 @@ def read_run_tables(folder: Path) -> tuple[Months, FirmMonths | None]:
         ms = np.asarray(columns["date"], dtype="datetime64[ms]")
         return ms.astype("datetime64[D]")
 
-    model = read("model.parquet", ["date", *(n for s in CHARTS.values() for n in s.columns())])
+    model = read(model_path, ["date", *(n for s in CHARTS.values() for n in s.columns())])
     months = Months(
         dates(model), {n: np.asarray(v, dtype=float) for n, v in model.items() if n != "date"}
     )
     wanted = ["month", "date", "firm_id", "name", "archetype", "alive", *REVENUE_COLUMNS]
-    firms = read("firms.parquet", wanted)
+    firms = read(firms_path, wanted)
     column = next((c for c in REVENUE_COLUMNS if c in firms), None)
     if column is None or not firms.get("firm_id"):
         return months, None
@@ -506,16 +520,21 @@ def serve() -> int:
 
     * {"title", "first": "YYYY-MM", "months"}, sent once the run's config is known: the figure
       is made and its base drawn;
-    * {"folder"} (with the header's keys if no header came first), sent once the run's tables
-      are written there: the data are drawn and report.png written.
+    * {"tables"}, the path of a scratch folder holding the run's tables as Arrow IPC files
+      (model.arrow, firms.arrow), sent as soon as the simulation ends: the data are drawn and
+      the PNG kept in memory while the run writes its folder (which removes an earlier run's
+      report.png);
+    * {"folder"} (with the header's keys if no header came first), sent once the run's folder
+      is written: report.png is written there, drawn from the folder's tables if no "tables"
+      came first.
 
-    End of input before a folder: nothing to draw."""
+    End of input before a folder: nothing is written."""
     import json
 
     import pyarrow.compute  # noqa: F401 (imported now, while the model simulates:
     import pyarrow.parquet  # noqa: F401  the tables' reading uses both)
 
-    report = None
+    report = png = None
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -525,11 +544,18 @@ def serve() -> int:
             report = ReportFigure(job.get("title", ""), first, int(job.get("months", 0)))
             report.draw_base()
             report.rehearse()
+        if "tables" in job:
+            scratch = Path(job["tables"])
+            report.fill(*read_tables(scratch / "model.arrow", scratch / "firms.arrow"))
+            report.render()
+            png = report.png()
         if "folder" in job:
             folder = Path(job["folder"])
-            report.fill(*read_run_tables(folder))
-            report.render()
-            _write_atomically(folder / "report.png", report.png())
+            if png is None:
+                report.fill(*read_run_tables(folder))
+                report.render()
+                png = report.png()
+            _write_atomically(folder / "report.png", png)
             return 0
     return 0
 
