@@ -25,6 +25,8 @@ inference in millions of tokens (Mtok).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import operator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -86,6 +88,35 @@ class TrainingRun:
     @property
     def gpu_hours_per_month(self) -> float:
         return self.gpu_hours_total / self.months_needed
+
+
+def book_rounds(builders: list[ModelBuilder], invested_usd: np.ndarray) -> None:
+    """The books of the month's rounds, which the investors have paid for
+    (`Ledger.pay_many`): what each investor put into each of `builders` (investors x
+    builders, USD, >= 0) adds to the builder's funding and paid-in capital and comes off what
+    is left of its round, never below 0, investor after investor:
+
+        funding += a_1 + a_2 + ...         left = max(0, left - a_1 - a_2 - ...)
+
+    The running sums are added left to right (`np.add.accumulate`), as `+=` after `+=`; what
+    is left only falls, so clipping once at the end is clipping at every step."""
+    amounts = np.asarray(invested_usd, dtype=float).T  # builders x investors
+    n_builders, n_investors = amounts.shape
+    rows = np.empty((3, n_builders, 1 + n_investors))
+    rows[:, :, 0] = [
+        [b.funding_usd for b in builders],
+        [b.paid_in_usd for b in builders],
+        [b.round_left_usd for b in builders],
+    ]
+    rows[:2, :, 1:] = amounts
+    rows[2, :, 1:] = -amounts
+    funding, paid_in, left = np.add.accumulate(rows, axis=2)[:, :, -1].tolist()
+    for b, funded, paid, still in zip(builders, funding, paid_in, left, strict=True):
+        b.funding_usd, b.paid_in_usd, b.round_left_usd = funded, paid, max(0.0, still)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
 
 
 class ModelBuilder(mesa.Agent):
@@ -204,9 +235,19 @@ class ModelBuilder(mesa.Agent):
         cap = self.model.cfg.capability
         return cap.open_distillation_multiplier if self.open_weights else 1.0
 
+    # (capability law, training FLOP, serving efficiency, GPU-hours per Mtok) of the last
+    # `gpu_hours_per_mtok`: asked several times a month by the offers, the prices and the
+    # settlement, it changes only with a release or a gain in serving efficiency
+    _gpu_hours_memo: tuple = (None, None, None, 0.0)
+
     def gpu_hours_per_mtok(self) -> float:
         law = self.model.capability_law
-        return law.gpu_hours_per_mtok(self.best_model.training_flop, self.serving_efficiency)
+        flop, efficiency = self.best_model.training_flop, self.serving_efficiency
+        memo = self._gpu_hours_memo
+        if memo[0] is not law or memo[1] != flop or memo[2] != efficiency:
+            memo = (law, flop, efficiency, law.gpu_hours_per_mtok(flop, efficiency))
+            self._gpu_hours_memo = memo
+        return memo[3]
 
     def own_cost_usd_per_gpu_hour(self) -> float:
         """What an hour of its own accelerators costs it: amortised hardware plus energy, the
@@ -294,11 +335,10 @@ class ModelBuilder(mesa.Agent):
             return []
         cfg = self.model.cfg
         e = cfg.enterprises
-        specialised = np.zeros(e.n_sectors, dtype=bool)
-        specialised[list(self.strategy.specialised_sectors)] = True
+        open_weights = self.open_weights
         nest = NESTS.index(
             "open_weights"
-            if self.open_weights
+            if open_weights
             else "ecosystem"
             if self.archetype == "integrated_giant"
             else "closed_api"
@@ -308,15 +348,15 @@ class ModelBuilder(mesa.Agent):
             "nest": nest,
             "provider": self.firm_id,
             "self_hosted": False,
-            "capability": self.capability,
+            "capability": self.released[-1].capability,
             "price_usd_per_mtok": self.price_usd_per_mtok,
-            "privacy": e.open_api_privacy if self.open_weights else 0.0,
-            "specialised": specialised,
+            "privacy": e.open_api_privacy if open_weights else 0.0,
+            "specialised": _specialised_row(self.strategy.specialised_sectors, e.n_sectors),
             "lock_in": self.strategy.lock_in_strength,
             "capacity_mtok": self.serving_capacity_mtok() if serving_limits else np.inf,
             "gpu_hours_per_mtok": hours,
         }
-        if not self.open_weights:
+        if not open_weights:
             return [api]
         self_host_hours = hours * e.self_host_overhead
         compute_cost = self_host_hours * self.model.compute_market.price_usd_per_gpu_hour
@@ -568,6 +608,8 @@ class ModelBuilder(mesa.Agent):
 
     def grid_draw_mw(self) -> float:
         """Power its fleet draws from the grid beyond what its own plants supply (MW)."""
+        if self.owned_gpus_h100e <= 0:
+            return 0.0  # no fleet, no draw (what the formula gives, without the power trend)
         return max(0.0, self.fleet_power_mw() - self.owned_energy_mw)
 
     def pay_for_power(self, served_share: float, price_usd_per_mwh: float) -> None:
@@ -680,10 +722,8 @@ class ModelBuilder(mesa.Agent):
 
     def receive_funding(self, investor, amount_usd: float) -> None:
         """A round: `investor` buys equity for `amount_usd` (the stake is the capital market's)."""
-        self.funding_usd += amount_usd
-        self.paid_in_usd += amount_usd
-        self.round_left_usd = max(0.0, self.round_left_usd - amount_usd)
         self.model.ledger.pay(investor, self, amount_usd, "equity rounds")
+        book_rounds([self], np.array([[amount_usd]]))
 
     def receive_parent_transfer(self, amount_usd: float) -> None:
         self.parent_transfer_usd += amount_usd
@@ -706,19 +746,15 @@ class ModelBuilder(mesa.Agent):
         month), its trailing revenue growth (per month; `prior_growth_per_month` before it has
         a record) and the funder's discount rate (its parent's hurdle, or the investors'
         `required_return_per_year`)."""
-
-        def mean(values: list[float]) -> float:
-            return sum(values) / len(values) if values else 0.0
-
         rate = (
             self.parent.hurdle_rate_per_year
             if self.parent is not None
             else required_return_per_year
         )
         return (
-            mean(self.revenue_history[-3:]),
-            mean(self.variable_cost_history[-3:]),
-            mean(self.cost_history[-12:]) - mean(self.variable_cost_history[-12:]),
+            _mean(self.revenue_history[-3:]),
+            _mean(self.variable_cost_history[-3:]),
+            _mean(self.cost_history[-12:]) - _mean(self.variable_cost_history[-12:]),
             trailing_growth(self.revenue_history, prior=prior_growth_per_month),
             rate,
         )
@@ -748,6 +784,16 @@ class ModelBuilder(mesa.Agent):
         return False
 
 
+@functools.cache
+def _specialised_row(sectors: tuple[int, ...], n_sectors: int) -> np.ndarray:
+    """The `specialised` row of an offer specialised in `sectors` (bool, one per sector):
+    one read-only array per strategy's sectors, shared by its offers month after month."""
+    row = np.zeros(n_sectors, dtype=bool)
+    row[list(sectors)] = True
+    row.setflags(write=False)
+    return row
+
+
 def publish_offers(
     builders: list[ModelBuilder], n_sectors: int, serving_limits: bool = True
 ) -> tuple[Offers, np.ndarray]:
@@ -757,7 +803,7 @@ def publish_offers(
     GPU-hours a Mtok of each offer takes."""
     rows = sorted(
         (row for b in builders for row in b.offers(serving_limits)),
-        key=lambda r: (r["nest"], r["provider"], r["self_hosted"]),
+        key=operator.itemgetter("nest", "provider", "self_hosted"),
     )
 
     def column(name, dtype):
@@ -786,10 +832,10 @@ def marginal_costs(
     "cost" (and the enterprise, not the firm, sets nothing: the price is the compute's)."""
     cost = (1 - support_fee_share) * offers.price_usd_per_mtok
     priced = np.zeros(len(offers), dtype=bool)
-    for k in np.flatnonzero(~offers.self_hosted):
-        builder = builders[offers.provider[k]]
-        cost[k] = builder.inference_cost_usd_per_mtok()
-        priced[k] = builder.sets_price_by_best_response()
+    api = np.flatnonzero(~offers.self_hosted)
+    firms = [builders[firm] for firm in offers.provider[api].tolist()]
+    cost[api] = [builder.inference_cost_usd_per_mtok() for builder in firms]
+    priced[api] = [builder.sets_price_by_best_response() for builder in firms]
     return cost, priced
 
 
@@ -805,12 +851,21 @@ def post_prices(
     response where it sets its price by one (`priced`); with `jump` it takes the best response
     at once (no last price to stick to). Returns the offers at their new prices."""
     price = offers.price_usd_per_mtok.copy()
-    for k in np.flatnonzero(~offers.self_hosted):
-        builder = builders[offers.provider[k]]
-        if jump and priced[k]:
+    api = np.flatnonzero(~offers.self_hosted)
+    posted = []
+    for firm, best, cost, sets in zip(
+        offers.provider[api].tolist(),
+        best_usd_per_mtok[api].tolist(),
+        cost_usd_per_mtok[api].tolist(),
+        priced[api].tolist(),
+        strict=True,
+    ):
+        builder = builders[firm]
+        if jump and sets:
             builder.price_usd_per_mtok = 0.0
-        builder.set_price(float(best_usd_per_mtok[k]), float(cost_usd_per_mtok[k]))
-        price[k] = builder.price_usd_per_mtok
+        builder.set_price(best, cost)
+        posted.append(builder.price_usd_per_mtok)
+    price[api] = posted
     return dataclasses.replace(offers, price_usd_per_mtok=price)
 
 

@@ -243,6 +243,7 @@ class EnterprisePopulation:
         self.mtok = np.zeros(n)
         self._value = np.zeros(n)  # V_i of the current offer ...
         self._value_capability = np.zeros(n)  # ... at this capability (0: no offer, V = 0)
+        self._kappa_log_memo = None  # (capability array, its `_kappa_log`)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -257,10 +258,13 @@ class EnterprisePopulation:
         return lookup[2 * self.provider + self.self_hosted]
 
     def choice_model(self, offers: Offers) -> NestedLogit:
-        """The nested logit over these offers' nests (kept while the nests are the same array:
-        prices and the decision read the month's offers)."""
+        """The nested logit over these offers' nests (kept while the nests are the same: prices,
+        the decision and the surplus read the month's offers, and most months' menus fall in
+        the same nests as last month's)."""
         cached = getattr(self, "_choice", None)
-        if cached is None or cached[0] is not offers.nest:
+        if cached is None or not (
+            cached[0] is offers.nest or np.array_equal(cached[0], offers.nest)
+        ):
             self._choice = (offers.nest, NestedLogit(offers.nest, self.lambdas))
         return self._choice[1]
 
@@ -295,7 +299,9 @@ class EnterprisePopulation:
         if offers.privacy.any():
             u += np.multiply.outer(self._b_privacy32[rows], offers.privacy.astype(f32))
         if offers.specialised.any():
-            u += f32(c.b_specialisation) * offers.specialised[:, self.sector[rows]].T
+            # b_spec * [sector_i in specialism_k]: the sectors x offers term, row by sector
+            by_sector = f32(c.b_specialisation) * offers.specialised.T
+            u += by_sector[self.sector[rows]]
         if c.b_peer:
             u += (f32(c.b_peer) * peer_share.astype(f32))[:, offers.provider]
         u += np.asarray(c.nest_utility, dtype=f32)[offers.nest]
@@ -308,9 +314,14 @@ class EnterprisePopulation:
         return u
 
     def _kappa_log(self, capability: np.ndarray) -> np.ndarray:
-        """kappa * ln(capability), float32; -inf for a capability of 0 (value 0)."""
-        with np.errstate(divide="ignore"):
-            return (self.cfg.kappa * np.log(np.maximum(capability, 0.0))).astype(np.float32)
+        """kappa * ln(capability), float32; -inf for a capability of 0 (value 0). Kept for the
+        last capability array asked: the shoppers and the surplus read the same month's."""
+        memo = self._kappa_log_memo
+        if memo is None or memo[0] is not capability:
+            with np.errstate(divide="ignore"):
+                logs = (self.cfg.kappa * np.log(np.maximum(capability, 0.0))).astype(np.float32)
+            memo = self._kappa_log_memo = (capability, logs)
+        return memo[1]
 
     @staticmethod
     def _shortfall(kappa_log_need: np.ndarray, minus_kappa_log_cap: np.ndarray) -> np.ndarray:
@@ -529,7 +540,7 @@ class EnterprisePopulation:
         order = np.lexsort((rng.random(len(at)), target))
         target, demand, at = target[order], demand[order], at[order]
         cumulative = np.cumsum(demand)
-        first = np.r_[True, target[1:] != target[:-1]]
+        first = np.concatenate(([True], target[1:] != target[:-1]))
         group_start = np.maximum.accumulate(np.where(first, np.arange(len(at)), 0))
         before = cumulative - demand - (cumulative[group_start] - demand[group_start])
         existing = wanted - np.bincount(target, weights=demand, minlength=k)
@@ -582,8 +593,7 @@ class EnterprisePopulation:
         org_by_class = np.bincount(by_class, weights=self.organisations, minlength=bins).reshape(
             n_classes, slots
         )
-        customers = np.bincount(by_class, minlength=bins).reshape(n_classes, slots)
-        customers = customers.sum(axis=0)[:n_offers]
+        customers = np.bincount(idx, minlength=slots)[:n_offers]
         organisations = org_by_class.sum(axis=0)[:n_offers]
         class_total = np.where(self.class_organisations > 0, self.class_organisations, 1.0)
         org_by_class = org_by_class / class_total[:, None]

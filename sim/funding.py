@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from aiecosim.agents.builders import book_rounds
 from aiecosim.markets.valuation import expected_value_usd
 
 if TYPE_CHECKING:
@@ -89,17 +90,17 @@ def fund(
         )
         credible = outlook[index] > 0
         asks = np.array([b.funding_ask_usd() for b in firms]) * (credible | venture)
-        budgets = np.array(
-            [i.budget_usd(inv.deploy_share_per_month, market.funding_factor) for i in investors]
-        )
+        factor = market.funding_factor
+        budgets = np.array([i.budget_usd(inv.deploy_share_per_month, factor) for i in investors])
         invested = market.fund_rounds(
             thesis, budgets, orientation[index], performance(firms), asks, index, valuation
         )
-        for j in np.flatnonzero(invested.sum(axis=0) > 0):
-            b = firms[j]
-            for investor, amount in zip(investors, invested[:, j], strict=True):
-                if amount > 0:
-                    b.receive_funding(investor, float(amount))
+        funded = np.flatnonzero(invested.sum(axis=0) > 0)
+        raised = invested[:, funded]  # investors x the builders whose rounds took money
+        rounds = [firms[j] for j in funded]
+        ledger.pay_many(investors, rounds, raised, "equity rounds")
+        book_rounds(rounds, raised)
+        for b in rounds:
             b.valuation_usd = float(valuation[b.firm_id])
         funding_usd = float(invested.sum())
     for investor, value in zip(investors, market.close_rounds(valuation), strict=True):
@@ -131,17 +132,20 @@ def value_firms(
     alive[index] = True
     prior = np.log1p(inv.prior_revenue_growth_per_year) / 12
     books = np.zeros((len(builders), 6))  # one row per firm; the exited keep zeros
-    for b in firms:
-        books[b.firm_id] = (*b.funder_view(prior, inv.required_return_per_year), b.paid_in_usd)
+    if firms:
+        books[index] = [
+            (*b.funder_view(prior, inv.required_return_per_year), b.paid_in_usd) for b in firms
+        ]
     revenue, variable, fixed, growth, rate, paid_in = books.T
     outlook = np.zeros(len(builders))
     outlook[index] = expected_value_usd(
         (revenue - variable)[index], fixed[index], growth[index], rate[index]
     )
     valuation = market.valuations_usd(revenue, paid_in, alive)
-    for b in firms:
-        b.expected_value_usd = float(outlook[b.firm_id])
-        b.valuation_usd = float(valuation[b.firm_id])
+    for b, value, mark in zip(
+        firms, outlook[index].tolist(), valuation[index].tolist(), strict=True
+    ):
+        b.expected_value_usd, b.valuation_usd = value, mark
     return outlook, valuation
 
 

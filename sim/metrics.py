@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -113,20 +114,13 @@ def model_reporters() -> dict:
     return {name: partial(month_value, name=name) for name in METRIC_NAMES}
 
 
-def strategy_name(builder: ModelBuilder) -> str:
-    return builder.strategy.name
-
-
-def investor_valuation_usd(builder: ModelBuilder) -> float:
-    """Its investors' mark; NaN for a firm no investor holds (a giant's unit is its parent's)."""
-    return builder.valuation_usd if builder.investor_owned else float("nan")
-
-
-#: The firm table's columns after month and firm_id: an attribute name or a named function.
+#: The firm table's columns after month and firm_id: the builder's attribute each is read from.
+#: valuation_usd is its investors' mark, NaN in the table for a firm no investor holds (a
+#: giant's unit is its parent's): `firm_table` masks it with the `investor_owned` read too.
 FIRM_COLUMNS = {
     "name": "name",
     "archetype": "archetype",
-    "strategy": strategy_name,
+    "strategy": "strategy.name",
     "cash_usd": "cash_usd",
     "revenue_usd": "revenue_usd",
     "model_revenue_usd": "model_revenue_usd",
@@ -135,7 +129,7 @@ FIRM_COLUMNS = {
     "parent_transfer_usd": "parent_transfer_usd",
     "profit_usd": "profit_usd",
     "free_cash_flow_usd": "free_cash_flow_usd",
-    "valuation_usd": investor_valuation_usd,
+    "valuation_usd": "valuation_usd",
     "expected_value_usd": "expected_value_usd",
     "viable": "viable",
     "capability": "capability",
@@ -143,16 +137,10 @@ FIRM_COLUMNS = {
     "customers": "customers",
     "alive": "alive",
 }
-_FIRM_READERS = tuple(
-    (lambda builder, name=column: getattr(builder, name)) if isinstance(column, str) else column
-    for column in FIRM_COLUMNS.values()
-)
-
-
-def firm_row(builder: ModelBuilder) -> tuple:
-    """Mesa agent-type reporter: the builder's `FIRM_COLUMNS` this month, as one tuple (one
-    reporter call per firm a month instead of one per column; `firm_table` spreads it out)."""
-    return tuple(read(builder) for read in _FIRM_READERS)
+_FIRM_ROW_COLUMNS = [*FIRM_COLUMNS, "investor_owned"]
+#: Mesa agent-type reporter: a builder's row this month as one tuple (`FIRM_COLUMNS`, then
+#: `investor_owned`), read in one call; `firm_table` spreads it into columns.
+firm_row = attrgetter(*FIRM_COLUMNS.values(), "investor_owned")
 
 
 # ============================================================================ the month's row
@@ -427,7 +415,8 @@ def firm_table(model: AIEcosystemModel) -> pd.DataFrame:
     rows = rows.dropna(subset=["AgentID"])  # months before any builder existed
     if rows.empty:
         return pd.DataFrame(columns=["month", "date", "firm_id", *FIRM_COLUMNS])
-    df = pd.DataFrame.from_records(rows["row"].tolist(), columns=list(FIRM_COLUMNS))
+    df = pd.DataFrame.from_records(rows["row"].tolist(), columns=_FIRM_ROW_COLUMNS)
+    df["valuation_usd"] = df["valuation_usd"].where(df.pop("investor_owned"), np.nan)
     df["Step"], df["AgentID"] = rows["Step"].to_numpy(), rows["AgentID"].to_numpy()
     ids = {b.unique_id: b.firm_id for b in model.builders}
     df["firm_id"] = df["AgentID"].map(ids).astype("int64")

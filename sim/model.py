@@ -413,16 +413,21 @@ class AIEcosystemModel(mesa.Model):
             "self-hosted compute",
         )
         alive = self.alive_builders()
+        # by firm, as Python floats (one conversion per array, not one per firm)
+        api_mtok, api_usd, support_usd, requested_mtok, customers = (
+            sales.api_mtok.tolist(),
+            sales.api_revenue_usd.tolist(),
+            sales.support_revenue_usd.tolist(),
+            sales.requested_mtok.tolist(),
+            sales.customers.tolist(),
+        )
         for b in alive:
             i = b.firm_id
-            api_usd, support_usd = sales.api_revenue_usd[i], sales.support_revenue_usd[i]
-            b.customers = int(sales.customers[i])
-            b.model_revenue_usd = float(api_usd + support_usd)
-            self.inference_gpu_hours += b.settle(
-                float(sales.api_mtok[i]), float(api_usd), float(support_usd)
-            )
+            b.customers = int(customers[i])
+            b.model_revenue_usd = api_usd[i] + support_usd[i]
+            self.inference_gpu_hours += b.settle(api_mtok[i], api_usd[i], support_usd[i])
             if b.released:
-                b.line_up_serving(float(sales.requested_mtok[i]))
+                b.line_up_serving(requested_mtok[i])
         market = self.compute_market
         giants = [b for b in alive if b.owned_gpus_h100e > 0]
         demand = self.training_gpu_hours + self.inference_gpu_hours

@@ -175,8 +175,11 @@ class TokenMarket:
         own_left = np.array(
             [
                 0.0 if hosted else builders[p].own_gpu_hours_left()
-                for p, hosted in zip(offers.provider, offers.self_hosted, strict=True)
-            ]
+                for p, hosted in zip(
+                    offers.provider.tolist(), offers.self_hosted.tolist(), strict=True
+                )
+            ],
+            dtype=float,
         )
         return self.compute_market.serve_inference(
             mtok_by_offer * self.gpu_hours_per_mtok, own_left, training_gpu_hours

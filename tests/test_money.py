@@ -3,9 +3,11 @@ fund, every archetype able to fail, and the enterprises' surplus."""
 
 import dataclasses
 
+import numpy as np
 import pytest
 from aiecosim.books import BooksError, check_books
 from aiecosim.config import load_config
+from aiecosim.ledger import Account, Ledger
 from aiecosim.model import AIEcosystemModel
 from aiecosim.outputs import run_model
 from typer.testing import CliRunner
@@ -26,6 +28,46 @@ def test_the_flow_of_funds_catches_a_payment_with_no_payee():
     lab.cash_usd -= 2.5e8
     with pytest.raises(BooksError, match=rf"month 3: {lab.name} cash changed by -2\.5e\+08 USD"):
         check_books(model)
+
+
+def test_a_round_of_payments_at_once_books_what_one_payment_at_a_time_books():
+    # The month's equity rounds (investors x firms) move through Ledger.pay_many; every
+    # balance and tally must be the one the payments made one by one give, to the last bit,
+    # and a bad amount is refused before any money moves.
+    rng = np.random.default_rng(5)
+    books = []
+    for _ in range(2):
+        ledger = Ledger()
+        investors = [Account(f"investor {i}") for i in range(7)]
+        firms = [Account(f"firm {j}") for j in range(5)]
+        for account in investors + firms:
+            ledger.register(account)
+        books.append((ledger, investors, firms))
+    starting = rng.lognormal(20, 3, size=12)
+    for ledger, investors, firms in books:
+        for account, cash in zip(investors + firms, starting, strict=True):
+            account.cash_usd = float(cash)
+        ledger.open_month()
+    (at_once, inv_a, firms_a), (one_by_one, inv_b, firms_b) = books
+    for _ in range(4):
+        usd = rng.lognormal(18, 3, size=(7, 5)) * (rng.random((7, 5)) < 0.7)
+        at_once.pay_many(inv_a, firms_a, usd, "equity rounds")
+        for j, firm in enumerate(firms_b):
+            for i, investor in enumerate(inv_b):
+                if usd[i, j] > 0:
+                    one_by_one.pay(investor, firm, float(usd[i, j]), "equity rounds")
+    for a, b in zip(inv_a + firms_a, inv_b + firms_b, strict=True):
+        assert a.cash_usd == b.cash_usd
+        assert at_once.received_usd(a) == one_by_one.received_usd(b)
+        assert at_once.paid_usd(a) == one_by_one.paid_usd(b)
+    assert at_once.by_item["equity rounds"] == one_by_one.by_item["equity rounds"]
+    assert at_once.violations(0) == []
+    bad = np.ones((7, 5))
+    bad[3, 2] = -1.0
+    cash_before = [a.cash_usd for a in inv_a + firms_a]
+    with pytest.raises(ValueError, match="investor 3 to firm 2"):
+        at_once.pay_many(inv_a, firms_a, bad, "equity rounds")
+    assert [a.cash_usd for a in inv_a + firms_a] == cash_before
 
 
 def test_spare_compute_a_giant_sells_is_paid_for_by_the_cloud():

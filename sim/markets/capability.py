@@ -27,6 +27,7 @@ and serving a million tokens costs 2 N 1e6 FLOP, divided by the builder's servin
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -105,7 +106,7 @@ class CapabilityLaw:
 
     def parameters(self, training_flop: float) -> float:
         """Compute-optimal parameter count N for a run of `training_flop` FLOP."""
-        return float(np.sqrt(training_flop / (6.0 * self.tokens_per_param)))
+        return math.sqrt(training_flop / (6.0 * self.tokens_per_param))
 
     def gpu_hours_per_mtok(self, training_flop: float, serving_efficiency: float) -> float:
         """H100-equivalent GPU-hours to serve one million tokens of a model of that size."""

@@ -176,10 +176,10 @@ class CapitalMarket:
             builder_performance,
             builder_ask_usd,
         )
-        for j in np.flatnonzero(invested.sum(axis=0) > 0):
-            firm = firms[j]
-            self.buy_equity(firm, invested[:, j], float(valuation_usd[firm]))
-            valuation_usd[firm] += float(invested[:, j].sum())
+        funded = np.flatnonzero(invested.sum(axis=0) > 0)
+        firm = np.asarray(firms, dtype=np.int64)[funded]
+        self.buy_equity(firm, invested[:, funded], valuation_usd[firm])
+        valuation_usd[firm] += round_sizes_usd(invested[:, funded])
         return invested
 
     def close_rounds(self, valuation_usd: np.ndarray) -> np.ndarray:
@@ -196,15 +196,30 @@ class CapitalMarket:
         weight = np.array(capital_usd) / total if total > 0 else np.full(n, 1 / max(n, 1))
         return inflow_usd_per_month * self.funding_factor * weight
 
-    def buy_equity(self, firm: int, invested_usd: np.ndarray, pre_money_usd: float) -> None:
-        """A round in `firm`: investors put in `invested_usd` (one amount per investor) at a
-        pre-money valuation; all earlier holders are diluted."""
-        amount = float(invested_usd.sum())
-        if amount <= 0:
-            return
-        bought = amount / (max(pre_money_usd, 0.0) + amount)
-        self.ownership[:, firm] *= 1.0 - bought
-        self.ownership[:, firm] += bought * invested_usd / amount
+    def buy_equity(self, firm, invested_usd: np.ndarray, pre_money_usd) -> None:
+        """Rounds in `firm` (a firm index, or an array of distinct ones): investors put in
+        `invested_usd` (one amount per investor; a column per firm) at the pre-money valuations
+        `pre_money_usd` (one per firm); all earlier holders are diluted by the stake sold:
+
+            own_ij <- own_ij * (1 - bought_j) + bought_j * invested_ij / amount_j
+
+        A firm that raises nothing is left as it was."""
+        firm = np.atleast_1d(np.asarray(firm, dtype=np.int64))
+        invested = np.asarray(invested_usd, dtype=float)
+        if invested.ndim == 1:  # one firm's round
+            invested = invested[:, None]
+        pre_money = np.broadcast_to(np.asarray(pre_money_usd, dtype=float), firm.shape)
+        amount = round_sizes_usd(invested)
+        raised = amount > 0
+        firm, invested, pre_money, amount = (
+            firm[raised],
+            invested[:, raised],
+            pre_money[raised],
+            amount[raised],
+        )
+        bought = amount / (np.maximum(pre_money, 0.0) + amount)
+        kept = self.ownership[:, firm] * (1.0 - bought)
+        self.ownership[:, firm] = kept + bought * invested / amount
 
     # ------------------------------------------------------------------ beliefs
     def realise(self, marked_now_usd: np.ndarray) -> float:
@@ -271,3 +286,10 @@ class CapitalMarket:
         )
         scale = np.where(offered > builder_ask_usd, scale, 1.0)
         return offers * scale[None, :]
+
+
+def round_sizes_usd(invested_usd: np.ndarray) -> np.ndarray:
+    """Each round's size (USD): the column sums of `invested_usd` (investors x firms), each
+    added up as numpy adds up one firm's column on its own (pairwise), so the sizes do not
+    depend on how many rounds close together."""
+    return np.ascontiguousarray(invested_usd.T).sum(axis=1)

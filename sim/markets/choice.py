@@ -46,8 +46,11 @@ class NestedLogit:
         starts = np.flatnonzero(np.r_[True, np.diff(nest) != 0]) if len(nest) else np.zeros(0, int)
         object.__setattr__(self, "_starts", starts)
         object.__setattr__(self, "_present", nest[starts] if len(nest) else np.zeros(0, int))
-        # column -> position of its nest among the present nests
+        # column -> position of its nest among the present nests, and the number of columns
+        # of each present nest (a rows x present-nests array spread over the columns is
+        # np.repeat(x, _sizes, axis=1), i.e. x[:, _group], without a fancy-index gather)
         object.__setattr__(self, "_group", np.cumsum(np.r_[0, np.diff(nest) != 0]))
+        object.__setattr__(self, "_sizes", np.diff(np.r_[starts, len(nest)]))
         object.__setattr__(self, "column_lambda", self.lambdas[nest])
         object.__setattr__(self, "_nest_lambda", self.lambdas[self._present])
         object.__setattr__(self, "same_nest", nest[:, None] == nest[None, :])
@@ -57,33 +60,38 @@ class NestedLogit:
         (rows x offers) and the probability of no AI (rows), for utilities `u` and outside
         utility `u0` (a scalar or one per row; -inf: no AI is not an option)."""
         dtype = u.dtype
-        group = self._group
+        sizes = self._sizes
         a = u / self.column_lambda.astype(dtype, copy=False)  # scaled utilities
         top = np.maximum.reduceat(a, self._starts, axis=1)  # rows x present nests
-        a -= top[:, group]  # each nest shifted by its own row maximum: no overflow
+        a -= np.repeat(top, sizes, axis=1)  # each nest shifted by its row maximum: no overflow
         np.exp(a, out=a)
         within_sum = np.add.reduceat(a, self._starts, axis=1)
-        a /= within_sum[:, group]  # P(k | g)
+        a /= np.repeat(within_sum, sizes, axis=1)  # P(k | g)
         inclusive = np.log(within_sum)
         inclusive += top
         inclusive *= self._nest_lambda.astype(dtype, copy=False)  # I_g, rows x present nests
         u0 = np.asarray(u0, dtype=dtype)
         if u0.ndim == 0:
             u0 = np.full(u.shape[0], u0, dtype=dtype)
-        shift = np.maximum(inclusive.max(axis=1), u0)  # finite: inclusive values are
+        # the larger of no AI and the best nest, column by column (a max is exact, so in any
+        # order the same as the row maximum; a row reduction over a few columns is slower)
+        shift = u0
+        for g in range(inclusive.shape[1]):
+            shift = np.maximum(inclusive[:, g], shift)  # finite: inclusive values are
         inclusive -= shift[:, None]
         nest_w = np.exp(inclusive, out=inclusive)
         out_w = np.exp(u0 - shift)
         total = nest_w.sum(axis=1) + out_w
         nest_w /= total[:, None]
-        return a * nest_w[:, group], a, out_w / total
+        return a * np.repeat(nest_w, sizes, axis=1), a, out_w / total
 
     def log_sum(self, u: np.ndarray, u0: np.ndarray | float) -> np.ndarray:
         """The expected maximum utility, log(exp(u_0) + sum_g exp(I_g)), per row (utils): the
         chooser's welfare from the menu, up to a constant."""
         a = u / self.column_lambda.astype(u.dtype, copy=False)
         top = np.maximum.reduceat(a, self._starts, axis=1)
-        within_sum = np.add.reduceat(np.exp(a - top[:, self._group]), self._starts, axis=1)
+        shifted = a - np.repeat(top, self._sizes, axis=1)
+        within_sum = np.add.reduceat(np.exp(shifted), self._starts, axis=1)
         inclusive = self._nest_lambda * (top + np.log(within_sum))
         u0 = np.broadcast_to(np.asarray(u0, dtype=float), (u.shape[0],))
         both = np.concatenate([inclusive, u0[:, None]], axis=1)

@@ -16,6 +16,8 @@ A firm is *viable* when its cash covers what V says it will still lose: cash + V
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 HORIZON_MONTHS = 120  # ten years of cash flows
@@ -23,8 +25,23 @@ GROWTH_HALF_LIFE_MONTHS = 24.0  # extrapolated growth halves every two years
 G_MIN, G_MAX = -0.05, 0.08  # log growth a month: from -45% to +160% a year
 
 
+MONTHS_AHEAD = np.arange(1, HORIZON_MONTHS + 1, dtype=float)[None, :]  # t = 1..T
+# How far along its fading growth a firm is by month t, 1 - 2 ** (-t / H): the same for every
+# firm, so computed once.
+GROWTH_FADE = 1.0 - 2.0 ** (-MONTHS_AHEAD / GROWTH_HALF_LIFE_MONTHS)
+
+
 def monthly_rate(rate_per_year) -> np.ndarray:
     return np.power(1.0 + np.asarray(rate_per_year, dtype=float), 1.0 / 12.0) - 1.0
+
+
+@functools.lru_cache(maxsize=256)
+def discount_factors(rate_per_month: float) -> np.ndarray:
+    """(1 + r) ** -t for t = 1..T (a row; read-only). Funders' rates are few (the investors'
+    required return, the parents' hurdles), so each row is computed once."""
+    row = (1.0 + np.array([[rate_per_month]])) ** -MONTHS_AHEAD
+    row.flags.writeable = False
+    return row
 
 
 def expected_value_usd(
@@ -37,11 +54,12 @@ def expected_value_usd(
     gp = np.asarray(gross_profit_usd, dtype=float)[:, None]
     fixed = np.asarray(fixed_costs_usd, dtype=float)[:, None]
     g = np.clip(np.asarray(growth_per_month, dtype=float), G_MIN, G_MAX)[:, None]
-    t = np.arange(1, HORIZON_MONTHS + 1, dtype=float)[None, :]
     h = GROWTH_HALF_LIFE_MONTHS
-    growth = np.exp(g * h / np.log(2.0) * (1.0 - 2.0 ** (-t / h)))
-    r = np.broadcast_to(monthly_rate(discount_per_year), (gp.shape[0],))[:, None]
-    discount = (1.0 + r) ** -t
+    growth = np.exp(g * h / np.log(2.0) * GROWTH_FADE)
+    r = np.broadcast_to(monthly_rate(discount_per_year), (gp.shape[0],))
+    discount = np.concatenate(
+        [discount_factors(rate) for rate in r.tolist()] or [np.empty((0, HORIZON_MONTHS))]
+    )
     return ((gp * growth - fixed) * discount).sum(axis=1)
 
 

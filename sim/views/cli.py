@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -1193,8 +1194,14 @@ def print_summary(summary: dict) -> None:
     )
 
 
-def main() -> None:  # pragma: no cover - console entry for `python -m aiecosim.views.cli`
-    sys.exit(app())
+def main() -> None:  # pragma: no cover - the `aiecosim` command, `python -m aiecosim.views.cli`
+    try:
+        app()
+    finally:
+        # The command is done: spare the interpreter's exit its last garbage collections, a
+        # pass over every object the libraries and a run made (0.2-0.3 s); the memory goes
+        # back to the system with the process. (Not in `app`, which tests call in-process.)
+        gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover
