@@ -13,24 +13,15 @@ import dataclasses
 from typing import Literal
 
 import numpy as np
+from aiecosim.agents.archetypes import (  # noqa: F401 (the archetypes, named here too)
+    ARCHETYPE_COLOURS,
+    ARCHETYPE_LABELS,
+    ARCHETYPES,
+    Archetype,
+)
 from aiecosim.bounds import real_numbers
 from pydantic import ConfigDict, Field, field_validator
 from pydantic.dataclasses import dataclass
-
-Archetype = Literal["frontier_lab", "integrated_giant", "open_source_builder"]
-ARCHETYPES: tuple[str, ...] = ("frontier_lab", "integrated_giant", "open_source_builder")
-ARCHETYPE_LABELS: dict[str, str] = {
-    "frontier_lab": "Frontier labs",
-    "integrated_giant": "Integrated giants",
-    "open_source_builder": "Open-source builders",
-}
-# Each archetype's one colour in every figure, report and page: Okabe-Ito, distinct for the
-# common forms of colour blindness and in greyscale.
-ARCHETYPE_COLOURS: dict[str, str] = {
-    "frontier_lab": "#0072B2",  # blue
-    "integrated_giant": "#D55E00",  # vermillion
-    "open_source_builder": "#009E73",  # bluish green
-}
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid", strict=True, allow_inf_nan=False))

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from aiecosim.agents.strategy import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHETYPES
+from aiecosim.agents.archetypes import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHETYPES
 from aiecosim.experiments.design import build_design, salib_problem
 from aiecosim.experiments.intervals import t_interval, wilson  # noqa: F401 (wilson: re-exported)
 from aiecosim.experiments.spec import ExperimentSpec

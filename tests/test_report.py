@@ -380,8 +380,9 @@ def test_the_drawer_draws_tables_handed_over_early_and_writes_them_into_the_fold
     model, firms = synthetic_run(24)
     scratch, folder = tmp_path / "scratch", tmp_path / "run"
     scratch.mkdir()
-    model.to_feather(scratch / "model.arrow")
-    firms.to_feather(scratch / "firms.arrow")
+    for table, name in ((model, "model.arrow"), (firms, "firms.arrow")):  # dates as ms
+        ms = table["date"].to_numpy(dtype="datetime64[ms]").astype("int64")
+        table.assign(date=ms).to_feather(scratch / name)
     write_tables(folder, model.iloc[:0], firms.iloc[:0])  # the folder's own tables: not read
     header = {"title": "aiecosim: synthetic, seed 0", "first": "2025-01", "months": 24}
     done = run_drawer([header, {"tables": str(scratch)}, {"folder": str(folder)}])

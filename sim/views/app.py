@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import solara
 import solara.lab
-from aiecosim.agents.strategy import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHETYPES
+from aiecosim.agents.archetypes import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHETYPES
 from aiecosim.config import SimConfig, list_scenarios, load_config
 from aiecosim.model import AIEcosystemModel
 from aiecosim.views.charts import (

@@ -15,7 +15,7 @@ Both put a `ChartSpec` on a matplotlib Axes through one class, `Plot`, fed a `Mo
 (one array per column, one entry per simulated month), and both read the axis ranges from one
 rule (`y_limits`: round numbers around the data, so ticks fall on round values and a growing
 run moves a range only when its data cross the next round number) and the date axis from one
-function (`date_axis`). Archetype colours and names come from `aiecosim.agents.strategy` only;
+function (`date_axis`). Archetype colours and names come from `aiecosim.agents.archetypes` only;
 series that are not archetypes use the neutral colours below, never an archetype's.
 
 `LayeredChart` is the redrawing machinery of a chart that changes every month: the parts that
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import matplotlib.dates as mdates
 import numpy as np
-from aiecosim.agents.strategy import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHETYPES
+from aiecosim.agents.archetypes import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHETYPES
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure

@@ -236,9 +236,14 @@ def _hand_over_tables(drawer, result) -> None:
     """The run's model and firm tables to the drawer, as Arrow files in its scratch folder, so
     that it draws the report while this process checks and writes the run."""
     scratch = Path(drawer.scratch.name)
+
+    def with_ms_dates(table):  # what the drawer reads without pyarrow.compute
+        ms = table["date"].to_numpy(dtype="datetime64[ms]").astype("int64")
+        return table.assign(date=ms)
+
     try:
-        result.model.to_feather(scratch / "model.arrow")
-        result.firms.to_feather(scratch / "firms.arrow")
+        with_ms_dates(result.model).to_feather(scratch / "model.arrow")
+        with_ms_dates(result.firms).to_feather(scratch / "firms.arrow")
     except OSError:  # no room for them: the drawer reads the run's folder once it is written
         return
     _send(drawer, {"tables": str(scratch)})

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from aiecosim.agents.strategy import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHETYPES
+from aiecosim.agents.archetypes import ARCHETYPE_COLOURS, ARCHETYPE_LABELS, ARCHETYPES
 from aiecosim.views.charts import (
     AREA_ALPHA,
     CHARTS,
@@ -191,7 +191,8 @@ def read_tables(model_path: Path, firms_path: Path) -> tuple[Months, FirmMonths 
             table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
             names = [n for n in dict.fromkeys(wanted) if n in table.column_names]
             table = table.select(names)
-        if "date" in names:  # as integer ms since 1970
+        if "date" in names and pa.types.is_timestamp(table.schema.field("date").type):
+            # as integer ms since 1970 (what `aiecosim run` hands over already is)
             ms = table.column("date").cast(pa.timestamp("ms")).cast(pa.int64())
             table = table.set_column(names.index("date"), "date", ms)
         return table.to_pydict()
@@ -521,7 +522,8 @@ def serve() -> int:
     * {"title", "first": "YYYY-MM", "months"}, sent once the run's config is known: the figure
       is made and its base drawn;
     * {"tables"}, the path of a scratch folder holding the run's tables as Arrow IPC files
-      (model.arrow, firms.arrow), sent as soon as the simulation ends: the data are drawn and
+      (model.arrow, firms.arrow; dates as integer ms since 1970, so that reading them needs
+      no pyarrow.compute), sent as soon as the simulation ends: the data are drawn and
       the PNG kept in memory while the run writes its folder (which removes an earlier run's
       report.png);
     * {"folder"} (with the header's keys if no header came first), sent once the run's folder
@@ -531,8 +533,7 @@ def serve() -> int:
     End of input before a folder: nothing is written."""
     import json
 
-    import pyarrow.compute  # noqa: F401 (imported now, while the model simulates:
-    import pyarrow.parquet  # noqa: F401  the tables' reading uses both)
+    import pyarrow  # noqa: F401 (imported now, while the model simulates)
 
     report = png = None
     for line in sys.stdin:
