@@ -43,7 +43,11 @@ def run_model(
     seed: int,
     on_step: Callable[[int, int], None] | None = None,
     check: bool = False,
+    on_tables: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None,
 ) -> RunResult:
+    """Simulate `config` with `seed`; `on_step(k, n)` after each month, `on_tables(model,
+    firms)` as soon as the model and firm tables exist (before the summary and the strategy
+    table: `aiecosim run` hands them to its report drawer there)."""
     from aiecosim.model import AIEcosystemModel
 
     t0 = time.perf_counter()
@@ -57,6 +61,8 @@ def run_model(
     firms_df = model.firm_table()
     check_finite(model_df, "model table")
     check_finite(firms_df, "firm table")
+    if on_tables is not None:
+        on_tables(model_df, firms_df)
     summary = summarise(model, model_df, firms_df)
     summary["wall_seconds"] = round(time.perf_counter() - t0, 3)
     summary["setup_seconds"] = round(model.setup_seconds, 3)

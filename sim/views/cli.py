@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -232,9 +233,9 @@ def _start_report_drawer():
     return drawer
 
 
-def _hand_over_tables(drawer, result) -> None:
-    """The run's model and firm tables to the drawer, as Arrow files in its scratch folder, so
-    that it draws the report while this process checks and writes the run."""
+def _hand_over_tables(drawer, model, firms) -> None:
+    """The run's `model` and `firms` tables to the drawer, as Arrow files in its scratch
+    folder, so that it draws the report while this process summarises and writes the run."""
     scratch = Path(drawer.scratch.name)
 
     def with_ms_dates(table):  # what the drawer reads without pyarrow.compute
@@ -242,8 +243,8 @@ def _hand_over_tables(drawer, result) -> None:
         return table.assign(date=ms)
 
     try:
-        with_ms_dates(result.model).to_feather(scratch / "model.arrow")
-        with_ms_dates(result.firms).to_feather(scratch / "firms.arrow")
+        with_ms_dates(model).to_feather(scratch / "model.arrow")
+        with_ms_dates(firms).to_feather(scratch / "firms.arrow")
     except OSError:  # no room for them: the drawer reads the run's folder once it is written
         return
     _send(drawer, {"tables": str(scratch)})
@@ -287,6 +288,7 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
                 seed,
                 on_step=lambda k, n: status.update(f"simulating month {k}/{n}"),
                 check=check,
+                on_tables=None if drawer is None else partial(_hand_over_tables, drawer),
             )
         except BooksError as err:
             err_console.print(
@@ -302,8 +304,6 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
                 soft_wrap=True,
             )
             raise typer.Exit(1) from None
-    if drawer is not None:
-        _hand_over_tables(drawer, result)
     try:
         write_run(result, out_dir, replace=force)
     except OutputFolderError as err:  # the folder changed while the run was simulated
