@@ -487,8 +487,10 @@ class ModelBuilder(mesa.Agent):
         own_hours = self._own_training_hours
         rented_usd = market_hours * self.model.compute_market.price_usd_per_gpu_hour
         self._pay(self.model.compute_market, rented_usd, "training compute")
-        # its own fleet's hours cost the power they burn (paid with its fleet's power bill)
-        run.spend_usd += rented_usd + own_hours * self._own_marginal_cost_usd_per_gpu_hour()
+        # its own fleet's hours cost the power they burn (paid with its fleet's power bill);
+        # without a fleet there are none to price
+        own_usd = own_hours * self._own_marginal_cost_usd_per_gpu_hour() if own_hours > 0 else 0.0
+        run.spend_usd += rented_usd + own_usd
         self._own_gpu_hours_used = own_hours
         run.progress_months += (own_hours + market_hours) / run.gpu_hours_per_month
         if run.progress_months >= run.months_needed - 1e-9:
@@ -660,7 +662,7 @@ class ModelBuilder(mesa.Agent):
     @property
     def investor_owned(self) -> bool:
         """Whether investors hold a stake in it (a giant's unit belongs to its parent)."""
-        return bool(self.model.capital_market.ownership[:, self.firm_id].sum() > 0)
+        return self.model.capital_market.investor_owned(self.firm_id)
 
     @property
     def free_cash_flow_usd(self) -> float:

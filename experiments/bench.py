@@ -417,16 +417,26 @@ def _wall_seconds(argv: list[str], repeats: int, cwd: str | None = None) -> floa
 def cli_seconds(repeats: int = 3) -> dict:
     """What a user waits for at the command line, each in a fresh process: `aiecosim --help`;
     the import floor (`python -c "import aiecosim.model"`, what any run must load); and
-    `aiecosim run` of the baseline end to end, with and without its report, measured in the
-    same session so that the floor and the run see the same machine."""
+    `aiecosim run` of the baseline end to end, with and without its report: the median of
+    `repeats` rounds, each running the four in turn, so that the floor and the runs see the
+    same machine."""
     import tempfile
 
     exe = [sys.executable, "-m", "aiecosim.views.cli"]
+    commands = {
+        "help": [*exe, "--help"],
+        "floor": [sys.executable, "-c", "import aiecosim.model"],
+        "run": [*exe, "run"],  # a fresh folder each time
+        "run_plain": [*exe, "run", "--no-report"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
     with tempfile.TemporaryDirectory() as tmp:
-        help_s = _wall_seconds([*exe, "--help"], repeats)
-        floor = _wall_seconds([sys.executable, "-c", "import aiecosim.model"], repeats)
-        run_report = _wall_seconds([*exe, "run"], repeats, cwd=tmp)  # a fresh folder each
-        run_plain = _wall_seconds([*exe, "run", "--no-report"], repeats, cwd=tmp)
+        # Round-robin, so that a machine that slows down or speeds up during the pass moves
+        # the floor and the runs alike.
+        for _ in range(repeats):
+            for name, argv in commands.items():
+                times[name].append(_wall_seconds(argv, 1, cwd=tmp))
+    help_s, floor, run_report, run_plain = (float(np.median(t)) for t in times.values())
     return {
         "help_seconds": help_s,
         "import_floor_seconds": floor,
@@ -467,7 +477,7 @@ def run_benchmarks(quick: bool = False, progress=print, workers: tuple[int, ...]
         "array_speedup_same_decision": per_agent / array_ms,
     }
     progress("command line ...")
-    results["cli"] = cli_seconds(2 if quick else 3)
+    results["cli"] = cli_seconds(3 if quick else 5)
     progress("price solve ...")
     results["prices"] = price_solve_ms(5_000)
     progress("full runs ...")

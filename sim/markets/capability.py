@@ -27,6 +27,7 @@ and serving a million tokens costs 2 N 1e6 FLOP, divided by the builder's servin
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -94,15 +95,17 @@ class CapabilityLaw:
     ) -> float:
         """Training FLOP at `month` past which one more doubling buys fewer than
         `min_gain_per_doubling` capability points (inf when the hurdle is 0)."""
-        if min_gain_per_doubling <= 0:
-            return float("inf")
-        # In logs: (slope / h) ** (1 / alpha) overflows for a small alpha.
-        first_doubling_points = self.alpha * np.log(2.0) * self.cap_max
-        log_effective = np.log(self.reference_flop) + (
-            np.log(first_doubling_points / min_gain_per_doubling) / self.alpha
+        # Asked by every builder planning or pricing a run, a few distinct questions a month:
+        # each answered once (`_worthwhile_flop`, keyed by the law's parameters too).
+        return _worthwhile_flop(
+            self.alpha,
+            self.cap_max,
+            self.reference_flop,
+            self.halving_months,
+            min_gain_per_doubling,
+            month,
+            multiplier,
         )
-        log_flop = log_effective - np.log(self.algorithmic_efficiency(month) * multiplier)
-        return float(np.exp(log_flop)) if log_flop < 700 else float("inf")
 
     def parameters(self, training_flop: float) -> float:
         """Compute-optimal parameter count N for a run of `training_flop` FLOP."""
@@ -112,3 +115,26 @@ class CapabilityLaw:
         """H100-equivalent GPU-hours to serve one million tokens of a model of that size."""
         flop_per_mtok = 2.0 * self.parameters(training_flop) * 1e6
         return flop_per_mtok / (self.inference_flop_per_gpu_hour * serving_efficiency)
+
+
+@functools.lru_cache(maxsize=4096)
+def _worthwhile_flop(
+    alpha: float,
+    cap_max: float,
+    reference_flop: float,
+    halving_months: float,
+    min_gain_per_doubling: float,
+    month: float,
+    multiplier: float,
+) -> float:
+    """`CapabilityLaw.worthwhile_flop` of the law with these parameters."""
+    if min_gain_per_doubling <= 0:
+        return float("inf")
+    # In logs: (slope / h) ** (1 / alpha) overflows for a small alpha.
+    first_doubling_points = alpha * np.log(2.0) * cap_max
+    log_effective = np.log(reference_flop) + (
+        np.log(first_doubling_points / min_gain_per_doubling) / alpha
+    )
+    algorithmic_efficiency = 2.0 ** (month / halving_months)
+    log_flop = log_effective - np.log(algorithmic_efficiency * multiplier)
+    return float(np.exp(log_flop)) if log_flop < 700 else float("inf")

@@ -78,6 +78,7 @@ class CapitalMarket:
         self.expected_return = (required_return_per_year + optimism * self._tolerance) / 12
         self.corrected = optimism < correction_threshold
         self.ownership = np.zeros((n_investors, 0))  # investors x firms, share of equity
+        self._held: list[bool] | None = None  # `investor_owned`, until the stakes change
         self.valuation_usd = np.zeros(0)  # each firm's valuation after last month's rounds
         self.marked_after_rounds_usd = np.zeros(n_investors)
         self.realised_return = 0.0
@@ -111,6 +112,7 @@ class CapitalMarket:
         self.ownership = np.concatenate(
             [self.ownership, np.zeros((self.ownership.shape[0], 1))], axis=1
         )
+        self._held = None
         self.valuation_usd = np.append(self.valuation_usd, 0.0)
 
     def grant_initial_stakes(
@@ -121,6 +123,15 @@ class CapitalMarket:
         for firm in firms:
             fit = np.exp(self.w_fit * (1 - np.abs(thesis - orientation[firm])))
             self.ownership[:, firm] = share * fit / fit.sum()
+        self._held = None
+
+    def investor_owned(self, firm: int) -> bool:
+        """Whether any investor holds a stake in `firm`. Read for every firm every month (the
+        firm table), so answered from one pass over the stakes, kept until they change (the
+        stakes change only through this market's methods)."""
+        if self._held is None:
+            self._held = (self.ownership > 0).any(axis=0).tolist()
+        return self._held[firm]
 
     @property
     def revenue_multiple(self) -> float:
@@ -220,6 +231,7 @@ class CapitalMarket:
         bought = amount / (np.maximum(pre_money, 0.0) + amount)
         kept = self.ownership[:, firm] * (1.0 - bought)
         self.ownership[:, firm] = kept + bought * invested / amount
+        self._held = None
 
     # ------------------------------------------------------------------ beliefs
     def realise(self, marked_now_usd: np.ndarray) -> float:

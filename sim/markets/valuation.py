@@ -53,14 +53,26 @@ def expected_value_usd(
     """V for each firm (arrays of equal length; `discount_per_year` a scalar or an array)."""
     gp = np.asarray(gross_profit_usd, dtype=float)[:, None]
     fixed = np.asarray(fixed_costs_usd, dtype=float)[:, None]
-    g = np.clip(np.asarray(growth_per_month, dtype=float), G_MIN, G_MAX)[:, None]
+    # (clipped to [G_MIN, G_MAX], as np.clip does)
+    g = np.minimum(np.maximum(np.asarray(growth_per_month, dtype=float), G_MIN), G_MAX)[:, None]
     h = GROWTH_HALF_LIFE_MONTHS
     growth = np.exp(g * h / np.log(2.0) * GROWTH_FADE)
-    r = np.broadcast_to(monthly_rate(discount_per_year), (gp.shape[0],))
-    discount = np.concatenate(
-        [discount_factors(rate) for rate in r.tolist()] or [np.empty((0, HORIZON_MONTHS))]
-    )
+    r = monthly_rate(discount_per_year)
+    if r.shape != (gp.shape[0],):
+        r = np.broadcast_to(r, (gp.shape[0],))
+    discount = _discount_rows(tuple(r.tolist()))
     return ((gp * growth - fixed) * discount).sum(axis=1)
+
+
+@functools.lru_cache(maxsize=256)
+def _discount_rows(rates_per_month: tuple[float, ...]) -> np.ndarray:
+    """`discount_factors` of each rate, one row each (read-only): the firms' funders change
+    only with entry and exit, so the month's table is most often last month's."""
+    rows = np.concatenate(
+        [discount_factors(rate) for rate in rates_per_month] or [np.empty((0, HORIZON_MONTHS))]
+    )
+    rows.flags.writeable = False
+    return rows
 
 
 def trailing_growth(revenue_history: list[float], prior: float = 0.0, months: int = 12) -> float:
