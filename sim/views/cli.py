@@ -281,12 +281,18 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
     if drawer is not None:  # the drawer draws the figure's fixed parts while the model runs
         first = cfg.run.start_date.strftime("%Y-%m")
         _send(drawer, {"title": title, "first": first, "months": cfg.run.steps})
-    with console.status(f"simulating {cfg.scenario.name} ({cfg.run.steps} months)...") as status:
+    with _progress(f"simulating {cfg.scenario.name} ({cfg.run.steps} months)...") as status:
+        on_step = None
+        if status is not None:
+
+            def on_step(k: int, n: int) -> None:
+                status.update(f"simulating month {k}/{n}")
+
         try:
             result = run_model(
                 cfg,
                 seed,
-                on_step=lambda k, n: status.update(f"simulating month {k}/{n}"),
+                on_step=on_step,
                 check=check,
                 on_tables=None if drawer is None else partial(_hand_over_tables, drawer),
             )
@@ -327,6 +333,17 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
         "provenance.json"
         f"{', report.png' if drawer is not None else ''})"
     )
+
+
+def _progress(message: str):
+    """rich's spinner with `message` where a person watches (a terminal); elsewhere (a pipe, a
+    file, CI) nothing, as rich would show nothing there either, and rich is not imported
+    before the run has its tables."""
+    from contextlib import nullcontext
+
+    if not sys.stdout.isatty():
+        return nullcontext()
+    return console.status(message)
 
 
 def _send(drawer, job: dict, last: bool = False) -> None:
