@@ -348,7 +348,7 @@ class ModelBuilder(mesa.Agent):
             "nest": nest,
             "provider": self.firm_id,
             "self_hosted": False,
-            "capability": self.released[-1].capability,
+            "capability": self.capability,
             "price_usd_per_mtok": self.price_usd_per_mtok,
             "privacy": e.open_api_privacy if open_weights else 0.0,
             "specialised": _specialised_row(self.strategy.specialised_sectors, e.n_sectors),

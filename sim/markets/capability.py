@@ -27,7 +27,6 @@ and serving a million tokens costs 2 N 1e6 FLOP, divided by the builder's servin
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -53,6 +52,7 @@ class CapabilityLaw:
         self.halving_months = algorithmic_halving_months
         self.tokens_per_param = tokens_per_param
         self.inference_flop_per_gpu_hour = inference_flop_per_gpu_hour
+        self._worthwhile: dict[tuple, float] = {}  # worthwhile_flop's answers
 
     @classmethod
     def from_config(cls, capability: CapabilityConfig, compute: ComputeConfig) -> CapabilityLaw:
@@ -96,8 +96,8 @@ class CapabilityLaw:
         """Training FLOP at `month` past which one more doubling buys fewer than
         `min_gain_per_doubling` capability points (inf when the hurdle is 0)."""
         # Asked by every builder planning or pricing a run, a few distinct questions a month:
-        # each answered once (`_worthwhile_flop`, keyed by the law's parameters too).
-        return _worthwhile_flop(
+        # each answered once (the law's parameters are in the key, should one be changed).
+        key = (
             self.alpha,
             self.cap_max,
             self.reference_flop,
@@ -106,6 +106,25 @@ class CapabilityLaw:
             month,
             multiplier,
         )
+        answer = self._worthwhile.get(key)
+        if answer is None:
+            answer = self._worthwhile[key] = self._solve_worthwhile_flop(
+                min_gain_per_doubling, month, multiplier
+            )
+        return answer
+
+    def _solve_worthwhile_flop(
+        self, min_gain_per_doubling: float, month: float, multiplier: float
+    ) -> float:
+        if min_gain_per_doubling <= 0:
+            return float("inf")
+        # In logs: (slope / h) ** (1 / alpha) overflows for a small alpha.
+        first_doubling_points = self.alpha * np.log(2.0) * self.cap_max
+        log_effective = np.log(self.reference_flop) + (
+            np.log(first_doubling_points / min_gain_per_doubling) / self.alpha
+        )
+        log_flop = log_effective - np.log(self.algorithmic_efficiency(month) * multiplier)
+        return float(np.exp(log_flop)) if log_flop < 700 else float("inf")
 
     def parameters(self, training_flop: float) -> float:
         """Compute-optimal parameter count N for a run of `training_flop` FLOP."""
@@ -115,26 +134,3 @@ class CapabilityLaw:
         """H100-equivalent GPU-hours to serve one million tokens of a model of that size."""
         flop_per_mtok = 2.0 * self.parameters(training_flop) * 1e6
         return flop_per_mtok / (self.inference_flop_per_gpu_hour * serving_efficiency)
-
-
-@functools.lru_cache(maxsize=4096)
-def _worthwhile_flop(
-    alpha: float,
-    cap_max: float,
-    reference_flop: float,
-    halving_months: float,
-    min_gain_per_doubling: float,
-    month: float,
-    multiplier: float,
-) -> float:
-    """`CapabilityLaw.worthwhile_flop` of the law with these parameters."""
-    if min_gain_per_doubling <= 0:
-        return float("inf")
-    # In logs: (slope / h) ** (1 / alpha) overflows for a small alpha.
-    first_doubling_points = alpha * np.log(2.0) * cap_max
-    log_effective = np.log(reference_flop) + (
-        np.log(first_doubling_points / min_gain_per_doubling) / alpha
-    )
-    algorithmic_efficiency = 2.0 ** (month / halving_months)
-    log_flop = log_effective - np.log(algorithmic_efficiency * multiplier)
-    return float(np.exp(log_flop)) if log_flop < 700 else float("inf")
