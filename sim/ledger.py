@@ -120,7 +120,7 @@ class Ledger:
         if bad.any():  # refused as `pay` refuses the first of them, before anything moves
             j, i = divmod(int(np.flatnonzero(bad.T)[0]), len(payers))
             _refuse(payers[i], payees[j], float(usd[i, j]), item)
-        if {id(a) for a in payers} & {id(a) for a in payees}:
+        if set(payers) & set(payees):
             raise ValueError(f"{item}: an account both pays and is paid in one pay_many")
 
         net, received = self._net, self._received

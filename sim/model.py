@@ -362,8 +362,7 @@ class AIEcosystemModel(mesa.Model):
 
     def _giants_grid_draw_mw(self) -> float:
         """Grid power the integrated giants' fleets draw beyond their own plants, MW."""
-        # (a builder without a fleet draws nothing: adding its 0.0 would not change the sum)
-        return sum((b.grid_draw_mw() for b in self.alive_builders() if b.owned_gpus_h100e > 0), 0.0)
+        return sum(b.grid_draw_mw() for b in self.alive_builders())
 
     # ================================================================== 3-4: builders, enterprises
     def _train(self, alive: list[ModelBuilder]) -> None:

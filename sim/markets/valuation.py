@@ -57,9 +57,7 @@ def expected_value_usd(
     g = np.minimum(np.maximum(np.asarray(growth_per_month, dtype=float), G_MIN), G_MAX)[:, None]
     h = GROWTH_HALF_LIFE_MONTHS
     growth = np.exp(g * h / np.log(2.0) * GROWTH_FADE)
-    r = monthly_rate(discount_per_year)
-    if r.shape != (gp.shape[0],):
-        r = np.broadcast_to(r, (gp.shape[0],))
+    r = np.broadcast_to(monthly_rate(discount_per_year), (gp.shape[0],))
     discount = _discount_rows(tuple(r.tolist()))
     return ((gp * growth - fixed) * discount).sum(axis=1)
 

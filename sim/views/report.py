@@ -536,6 +536,12 @@ def serve() -> int:
     import pyarrow  # noqa: F401 (imported now, while the model simulates)
 
     report = png = None
+
+    def draw(tables: tuple[Months, FirmMonths | None]) -> bytes:
+        report.fill(*tables)
+        report.render()
+        return report.png()
+
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -547,15 +553,11 @@ def serve() -> int:
             report.rehearse()
         if "tables" in job:
             scratch = Path(job["tables"])
-            report.fill(*read_tables(scratch / "model.arrow", scratch / "firms.arrow"))
-            report.render()
-            png = report.png()
+            png = draw(read_tables(scratch / "model.arrow", scratch / "firms.arrow"))
         if "folder" in job:
             folder = Path(job["folder"])
             if png is None:
-                report.fill(*read_run_tables(folder))
-                report.render()
-                png = report.png()
+                png = draw(read_run_tables(folder))
             _write_atomically(folder / "report.png", png)
             return 0
     return 0
