@@ -202,3 +202,48 @@ def test_a_report_drawer_that_fails_loudly_is_reported_and_the_tables_kept(tmp_p
     assert "report.png could not be drawn: no display for the figure" in result.output
     assert (out / "model.parquet").exists() and (out / "run.json").exists()
     assert not (out / "report.png").exists()
+
+
+def test_a_run_is_the_same_with_one_blas_thread_or_several(tmp_path):
+    """The command runs on one BLAS thread unless the user sets OPENBLAS_NUM_THREADS (more
+    threads only add work on the model's small matrices); the outputs do not depend on it."""
+    import os
+    import subprocess
+    import sys
+
+    tables = {}
+    for threads in (None, "2"):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        if threads is not None:
+            env["OPENBLAS_NUM_THREADS"] = threads
+        out = tmp_path / f"threads-{threads}"
+        command = [sys.executable, "-m", "aiecosim.views.cli", "run", "--no-report"]
+        options = ["--steps", "18", "--enterprises", "1500", "--seed", "2", "--out", str(out)]
+        subprocess.run(command + options, env=env, check=True, capture_output=True)
+        tables[threads] = [pd.read_parquet(out / f"{t}.parquet") for t in ("model", "firms")]
+    for one, several in zip(tables[None], tables["2"], strict=True):
+        pd.testing.assert_frame_equal(one, several, check_exact=True)
+
+
+def test_the_report_drawer_runs_on_one_blas_thread_unless_told_otherwise(tmp_path, monkeypatch):
+    """The drawer (matplotlib, no matrices) is started with OPENBLAS_NUM_THREADS=1, so that
+    its idle BLAS threads take no CPU from the simulation beside it; a user's setting stands."""
+    import sys
+
+    from aiecosim.views import cli
+
+    fake = tmp_path / "fake-python"
+    fake.write_text('#!/bin/sh\necho "blas threads: $OPENBLAS_NUM_THREADS" >&2\nexit 1\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(cli.sys, "executable", str(fake))
+    for preset, expected in ((None, "1"), ("3", "3")):
+        if preset is None:
+            monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("OPENBLAS_NUM_THREADS", preset)
+        out = tmp_path / f"run-{preset}"
+        args = ["run", "--steps", "2", "--enterprises", "300", "--out", str(out)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert f"could not be drawn: blas threads: {expected}" in result.output
+    monkeypatch.setattr(cli.sys, "executable", sys.executable)

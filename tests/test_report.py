@@ -322,6 +322,22 @@ def test_drawn_in_two_layers_the_report_is_the_report_drawn_at_once(announced, m
     np.testing.assert_array_equal(png_pixels(layered.png()), png_pixels(whole.png()))
 
 
+def test_y_axes_with_a_fixed_range_are_drawn_with_the_base():
+    """The share panels (0-100%) and the HHI (0-10,000) show the same y axis whatever the
+    data, so the drawer draws it before the tables come; axes that follow the data wait."""
+    report = ReportFigure("fixed", np.datetime64("2025-01", "M"), 24)
+    changing = {id(a) for a in report._changing()}
+    drawn_early = [
+        report.axes[key].yaxis
+        for key, plot in report.plots.items()
+        if isinstance(plot.spec.left.limits, tuple)
+    ]
+    assert len(drawn_early) >= 2
+    assert not any(id(axis) in changing for axis in drawn_early)
+    following = [p.ax.yaxis for p in report.plots.values() if p.spec.left.limits == "log"]
+    assert following and all(id(axis) in changing for axis in following)
+
+
 def write_tables(folder, model: pd.DataFrame, firms: pd.DataFrame) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model.to_parquet(folder / "model.parquet", index=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -221,8 +222,11 @@ def _start_report_drawer():
     # Its messages go to a file, read if it fails: a pipe read only at the end would stall a
     # drawer that writes more than the pipe holds (64 KiB of warnings).
     messages = tempfile.TemporaryFile(mode="w+")
+    environ = dict(os.environ)
+    one_blas_thread(environ)  # also where `run` is called in-process, not as the command
     drawer = subprocess.Popen(
         [sys.executable, "-m", "aiecosim.views.report"],
+        env=environ,
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=messages,
@@ -380,7 +384,6 @@ def sweep(
 ) -> None:
     """Run an experiment: every point and replicate, resuming where a previous run stopped.
     Exit status 1 when a run failed (its traceback is in <out>/failed/)."""
-    import os
 
     from aiecosim import __version__
     from aiecosim.experiments.design import integer_levers
@@ -582,7 +585,6 @@ def validate(
     """Run a scenario over N seeds and judge it against the sources' stylised facts: held-out
     checks and calibration targets apart. Writes validation.md, facts.csv, runs.csv and
     provenance.json."""
-    import os
 
     from aiecosim import provenance
     from aiecosim.experiments.validation import (
@@ -678,7 +680,6 @@ def backtest(
     what happened: lab revenue, token and GPU prices, the fleet, adoption, capex, data-centre
     electricity and funding. Writes backtest.md, backtest.png, points.csv, series.csv,
     paths.parquet and provenance.json."""
-    import os
 
     from aiecosim import provenance
     from aiecosim.experiments import backtest as bt
@@ -773,7 +774,6 @@ def tournament(
 ) -> None:
     """Pairwise invasion table: can one small newcomer with strategy A take hold in a market
     dominated by strategy B? A probability over seeds with 95% intervals, for every pair."""
-    import os
     from dataclasses import asdict
 
     from aiecosim import provenance
@@ -886,7 +886,6 @@ def statics(
     """Comparative statics: run every scenario against the baseline on the same 12 seeds
     (2,000 enterprises), a paired one-sided Wilcoxon test per expectation, and rewrite the
     table in docs/model.md."""
-    import os
 
     from aiecosim.experiments import statics as cs
     from aiecosim.outputs import atomic_write
@@ -1050,7 +1049,6 @@ def viz(
     month (a Mesa and solara app; open the address it prints)."""
     import errno
     import importlib.util
-    import os
     import socket
     import threading
     import time
@@ -1219,7 +1217,17 @@ def print_summary(summary: dict) -> None:
     )
 
 
+def one_blas_thread(environ=os.environ) -> None:
+    """One BLAS thread in `environ` (this process's, by default), unless the user chose a
+    number: the model's matrices are small (offers x sample rows), so more threads only add
+    work, and OpenBLAS's idle threads spin for a while once a process loads it (numpy and
+    scipy each bring one), taking 0.1-0.3 s of CPU from whatever else runs beside it, such as
+    the report drawer. Read when numpy loads: set before it does."""
+    environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def main() -> None:  # pragma: no cover - the `aiecosim` command, `python -m aiecosim.views.cli`
+    one_blas_thread()  # for this process and the ones it starts (drawer, sweep workers)
     try:
         app()
     finally:

@@ -299,11 +299,15 @@ class ReportFigure:
         return report
 
     def _changing(self) -> list:
-        """The artists `fill` changes: every panel's y axes and spines, data and notes."""
+        """The artists `fill` changes: the panels' y axes, spines, data and notes. A y axis
+        with a fixed range (shares, the HHI) has the same ticks and labels whatever the data,
+        so it is drawn with the base; the spines are not, as they lie over the data."""
         out = []
         for key, ax in self.axes.items():
             if key in self.plots:
-                out += [*self.plots[key].frame, *self.plots[key].moving]
+                plot = self.plots[key]
+                fixed = {a.yaxis for a in _fixed_range_axes(plot)}
+                out += [a for a in plot.frame if a not in fixed] + plot.moving
             else:
                 out += [ax.yaxis, *ax.spines.values()]
         return out
@@ -474,6 +478,12 @@ class ReportFigure:
                 Line2D([], [], marker="X", color=NOTE, ls="none", ms=7, label="exit (last month)")
             )
         self.added += self._legend(ax, handles, ncol=3 if len(handles) > 4 else 2)
+
+
+def _fixed_range_axes(plot: Plot) -> list:
+    """The plot's Axes whose y range does not depend on the data (`Axis.limits` a range)."""
+    sides = [(plot.ax, plot.spec.left), (plot.twin, plot.spec.right)]
+    return [ax for ax, axis in sides if ax is not None and isinstance(axis.limits, tuple)]
 
 
 def _handle(key: Key):
