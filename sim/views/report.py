@@ -11,9 +11,10 @@ note in the panels that have nothing to show) rather than an error.
 `aiecosim run` draws the report in a second process (`serve`, started as the command starts),
 in two layers so that little is left to draw once the run's tables exist: while the model
 simulates, everything that does not depend on the data (headings, titles, date axes, grid,
-archetype key, most legends) is drawn and kept as pixels (`ReportFigure.draw_base`), and a
-rehearsal with made-up data warms matplotlib's caches; once the tables exist, only the
-y axes, the data and the few legends that name values are drawn over the kept pixels. The
+archetype key, most legends, the y axes of fixed range) is drawn and kept as pixels
+(`ReportFigure.draw_base`), and a rehearsal with made-up data warms matplotlib's caches; once
+the tables exist, only the other y axes, the data and the few legends that name values are
+drawn over the kept pixels. The
 picture is the one a single full drawing gives. The tables reach that process as soon as the
 simulation ends (Arrow files in a scratch folder), so that it draws while the run writes its
 own folder; it reads them with pyarrow and never imports pandas or the model.
