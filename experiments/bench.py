@@ -404,12 +404,14 @@ def sweep_throughput(workers: int, runs: int) -> dict:
     }
 
 
-def _wall_seconds(argv: list[str], repeats: int, cwd: str | None = None) -> float:
+def _wall_seconds(
+    argv: list[str], repeats: int, cwd: str | None = None, env: dict | None = None
+) -> float:
     """Median wall-clock seconds of a fresh process running `argv`."""
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True, cwd=cwd)
+        subprocess.run(argv, check=True, capture_output=True, cwd=cwd, env=env)
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
 
@@ -432,12 +434,16 @@ def cli_seconds(repeats: int = 3) -> dict:
         "run_plain": [*exe, "run", "--no-report"],
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
+    # All four on one BLAS thread, as `aiecosim` runs itself: the floor then carries no idle
+    # OpenBLAS threads either, and the runs are measured against the lower floor.
+    env = {**os.environ}
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     with tempfile.TemporaryDirectory() as tmp:
         # Round-robin, so that a machine that slows down or speeds up during the pass moves
         # the floor and the runs alike.
         for _ in range(repeats):
             for name, argv in commands.items():
-                times[name].append(_wall_seconds(argv, 1, cwd=tmp))
+                times[name].append(_wall_seconds(argv, 1, cwd=tmp, env=env))
     help_s, floor, run_report, run_plain = (float(np.median(t)) for t in times.values())
     floors = np.array(times["floor"])
     return {

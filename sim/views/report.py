@@ -14,10 +14,10 @@ simulates, everything that does not depend on the data (headings, titles, date a
 archetype key, most legends, the y axes of fixed range) is drawn and kept as pixels
 (`ReportFigure.draw_base`), and a rehearsal with made-up data warms matplotlib's caches; once
 the tables exist, only the other y axes, the data and the few legends that name values are
-drawn over the kept pixels. The
-picture is the one a single full drawing gives. The tables reach that process as soon as the
-simulation ends (Arrow files in a scratch folder), so that it draws while the run writes its
-own folder; it reads them with pyarrow and never imports pandas or the model.
+drawn over the kept pixels. The picture is the one a single full drawing gives. The tables
+reach that process as soon as the simulation ends (Arrow files in a scratch folder), so that it
+draws while the run writes its own folder; it reads them with pyarrow and never imports pandas
+or the model.
 
 The figure is built on `matplotlib.figure.Figure` with the Agg canvas and never touches pyplot's
 global state, so reports can be drawn from several threads or worker processes at once.
