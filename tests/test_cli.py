@@ -182,7 +182,6 @@ def test_help_shows_defaults_and_bracketed_notes():
 def test_a_report_drawer_that_fails_loudly_is_reported_and_the_tables_kept(tmp_path, monkeypatch):
     """A drawer that writes more than a pipe holds (64 KiB) before it dies neither stalls the
     run nor hides why: the last line of its messages is shown, the tables stay, exit 1."""
-    import sys
 
     from aiecosim.views import cli
 
@@ -197,7 +196,6 @@ def test_a_report_drawer_that_fails_loudly_is_reported_and_the_tables_kept(tmp_p
     monkeypatch.setattr(cli.sys, "executable", str(fake))
     out = tmp_path / "run"
     result = runner.invoke(app, ["run", "--steps", "3", "--enterprises", "300", "--out", str(out)])
-    monkeypatch.setattr(cli.sys, "executable", sys.executable)
     assert result.exit_code == 1, result.output
     assert "report.png could not be drawn: no display for the figure" in result.output
     assert (out / "model.parquet").exists() and (out / "run.json").exists()
@@ -228,7 +226,6 @@ def test_a_run_is_the_same_with_one_blas_thread_or_several(tmp_path):
 def test_the_report_drawer_runs_on_one_blas_thread_unless_told_otherwise(tmp_path, monkeypatch):
     """The drawer (matplotlib, no matrices) is started with OPENBLAS_NUM_THREADS=1, so that
     its idle BLAS threads take no CPU from the simulation beside it; a user's setting stands."""
-    import sys
 
     from aiecosim.views import cli
 
@@ -246,4 +243,3 @@ def test_the_report_drawer_runs_on_one_blas_thread_unless_told_otherwise(tmp_pat
         result = runner.invoke(app, args)
         assert result.exit_code == 1, result.output
         assert f"could not be drawn: blas threads: {expected}" in result.output
-    monkeypatch.setattr(cli.sys, "executable", sys.executable)

@@ -393,15 +393,20 @@ def test_the_drawer_process_writes_report_png_once_the_tables_are_there(tmp_path
 def test_the_drawer_draws_tables_handed_over_early_and_writes_them_into_the_folder(tmp_path):
     # `aiecosim run` hands the tables over as Arrow files when the simulation ends; the folder
     # (written after, and emptied of an earlier run's report.png) comes last.
+    from types import SimpleNamespace
+
+    from aiecosim.views.cli import _hand_over_tables
+
     model, firms = synthetic_run(24)
     scratch, folder = tmp_path / "scratch", tmp_path / "run"
     scratch.mkdir()
-    for table, name in ((model, "model.arrow"), (firms, "firms.arrow")):  # dates as ms
-        ms = table["date"].to_numpy(dtype="datetime64[ms]").astype("int64")
-        table.assign(date=ms).to_feather(scratch / name)
+    # the run's own hand-over, to a drawer that is a scratch folder and a pipe
+    drawer = SimpleNamespace(scratch=SimpleNamespace(name=str(scratch)), stdin=io.StringIO())
+    _hand_over_tables(drawer, model, firms)
+    tables_job = json.loads(drawer.stdin.getvalue())
     write_tables(folder, model.iloc[:0], firms.iloc[:0])  # the folder's own tables: not read
     header = {"title": "aiecosim: synthetic, seed 0", "first": "2025-01", "months": 24}
-    done = run_drawer([header, {"tables": str(scratch)}, {"folder": str(folder)}])
+    done = run_drawer([header, tables_job, {"folder": str(folder)}])
     assert done.returncode == 0, done.stderr
     expected = ReportFigure.from_frames(model, firms, header["title"])
     expected.render()
@@ -409,7 +414,7 @@ def test_the_drawer_draws_tables_handed_over_early_and_writes_them_into_the_fold
     np.testing.assert_array_equal(drawn, png_pixels(expected.png()))
     # a run that fails after its simulation sends no folder: nothing is written anywhere
     (folder / "report.png").unlink()
-    done = run_drawer([header, {"tables": str(scratch)}])
+    done = run_drawer([header, tables_job])
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["firms.parquet", "model.parquet"]
 

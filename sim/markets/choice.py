@@ -77,7 +77,7 @@ class NestedLogit:
         # order the same as the row maximum; a row reduction over a few columns is slower)
         shift = u0
         for g in range(inclusive.shape[1]):
-            shift = np.maximum(inclusive[:, g], shift)  # finite: inclusive values are
+            shift = np.maximum(inclusive[:, g], shift)  # finite even where u0 is -inf
         inclusive -= shift[:, None]
         nest_w = np.exp(inclusive, out=inclusive)
         out_w = np.exp(u0 - shift)
