@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -338,6 +339,81 @@ def test_y_axes_with_a_fixed_range_are_drawn_with_the_base():
     assert following and all(id(axis) in changing for axis in following)
 
 
+@pytest.mark.parametrize("months", [120, 24, 1])
+def test_the_rows_of_panels_drawn_apart_make_the_report_drawn_at_once(months):
+    """The drawer's helper draws the bottom row of panels over its own copy of the base while
+    the drawer draws the two rows above; each stays inside its band, so the drawer's rows
+    with the helper's band pasted under them are the picture drawn at once."""
+    model, firms = synthetic_run(months)
+    tables = months_from_frame(model), firms_from_frame(firms)
+
+    def drawn(rows):
+        report = ReportFigure("rows", np.datetime64("2025-01", "M"), months)
+        report.draw_base()
+        report.fill(*tables)
+        report.render(rows=rows)
+        return report
+
+    above, below = drawn((0, 1)), drawn((2,))
+    top = above.band_top(2)
+    height = above.pixels().shape[0]
+    assert 0 < top < height
+    assert above.unchanged_outside(0, top) and below.unchanged_outside(top, height)
+    assert not above.unchanged_outside(0, 0) and not below.unchanged_outside(0, 0)
+    pasted = above.pixels().copy()
+    pasted[top:] = below.pixels()[top:]
+    whole = ReportFigure.from_frames(model, firms, "rows")
+    whole.render()
+    np.testing.assert_array_equal(pasted, whole.pixels())
+
+
+HELPED_DRAWING = """
+import json, os, pickle, sys
+import numpy as np
+from aiecosim.views.report import ReportFigure, RowHelper
+tables, months, mode = pickle.load(open(sys.argv[1], "rb"))
+if mode == "helper dies":
+    RowHelper._help = classmethod(lambda cls, *args: os._exit(3))
+elif mode == "helper strays":  # its band is said to start low in its row: it draws above it
+    ReportFigure.band_top = lambda self, row: self.pixels().shape[0] - 5
+split = ReportFigure("helped", np.datetime64("2025-01", "M"), months)
+split.draw_base()
+split.rehearse()
+helper = RowHelper.start(split)
+helped = helper is not None and helper.draw(split, tables)
+if helper is not None:
+    helper.close()
+if not helped:
+    split.render()
+whole = ReportFigure("helped", np.datetime64("2025-01", "M"), months)
+whole.fill(*tables)
+whole.render()  # no base: at once, in one process
+print(json.dumps({"forked": helper is not None, "helped": bool(helped),
+                  "same": bool(np.array_equal(split.pixels(), whole.pixels()))}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["helper draws", "helper dies", "helper strays"])
+def test_the_drawer_forks_a_helper_for_the_bottom_row_and_draws_alone_if_it_fails(mode, tmp_path):
+    """With one BLAS thread (as `aiecosim run` starts its drawer) the drawer is a process of
+    one thread once its base is drawn: it forks a helper that draws the bottom row. When the
+    helper dies or draws outside its band, the drawer draws the whole figure itself. Either
+    way the picture is the one drawn at once."""
+    import pickle
+
+    model, firms = synthetic_run(36)
+    job = tmp_path / "job.pickle"
+    job.write_bytes(pickle.dumps(((months_from_frame(model), firms_from_frame(firms)), 36, mode)))
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", HELPED_DRAWING, str(job)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result == {"forked": True, "helped": mode == "helper draws", "same": True}
+
+
 def write_tables(folder, model: pd.DataFrame, firms: pd.DataFrame) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model.to_parquet(folder / "model.parquet", index=False)
@@ -364,12 +440,14 @@ def test_tables_read_from_parquet_are_the_tables_given_as_frames(tmp_path):
 
 
 def run_drawer(lines: list[dict]) -> subprocess.CompletedProcess:
+    # on one BLAS thread, as `aiecosim run` starts it: the drawer can then fork its helper
     return subprocess.run(
         [sys.executable, "-m", "aiecosim.views.report"],
         input="".join(json.dumps(line) + "\n" for line in lines),
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
     )
 
 

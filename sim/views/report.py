@@ -14,10 +14,11 @@ simulates, everything that does not depend on the data (headings, titles, date a
 archetype key, most legends, the y axes of fixed range) is drawn and kept as pixels
 (`ReportFigure.draw_base`), and a rehearsal with made-up data warms matplotlib's caches; once
 the tables exist, only the other y axes, the data and the few legends that name values are
-drawn over the kept pixels. The picture is the one a single full drawing gives. The tables
-reach that process as soon as the simulation ends (Arrow files in a scratch folder), so that it
-draws while the run writes its own folder; it reads them with pyarrow and never imports pandas
-or the model.
+drawn over the kept pixels, the bottom row of panels by a helper forked from that process
+(`RowHelper`), on the other core. The picture is the one a single full drawing gives. The
+tables reach that process as soon as the simulation ends (Arrow files in a scratch folder), so
+that it draws while the run writes its own folder; it reads them with pyarrow and never
+imports pandas or the model.
 
 The figure is built on `matplotlib.figure.Figure` with the Agg canvas and never touches pyplot's
 global state, so reports can be drawn from several threads or worker processes at once.
@@ -26,6 +27,8 @@ global state, so reports can be drawn from several threads or worker processes a
 from __future__ import annotations
 
 import os
+import pickle
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +72,9 @@ _FIRM_STYLES = ("-", "--", ":", "-.")  # firms of one archetype: one colour, tol
 _TOP_FIRMS = 6
 _HEADING_BOTTOM = 0.93  # figure fraction: panels below, heading and key above
 _SHAPES = {"line": "-", "dashed": "--", "dotted": ":"}
+# How far above a row's panels its band begins, in pixels: over the top y tick label's
+# half-height (4-6 px at 8 pt), short of the legends under the row above (40 px and more).
+_BAND_MARGIN_PX = 12
 
 
 def plot_report(
@@ -277,8 +283,15 @@ class ReportFigure:
             else:
                 self._firm_axes(ax, start)
         self.subtitle.set_text(_subtitle(*self.span) if first is not None else "")
+        # each panel's Axes (and twin) -> its row in the grid, 0 at the top
+        self._grid_row = {}
+        for k, (key, ax) in enumerate(self.axes.items()):
+            twin = self.plots[key].twin if key in self.plots else None
+            for a in (ax, twin) if twin is not None else (ax,):
+                self._grid_row[a] = k // 3
         self.added: list = []  # artists made by `fill`: legends, the firms' lines, notes
         self._base = None
+        self._base_pixels: np.ndarray | None = None  # the base as an RGBA array (rows from the top)
         self._base_state: tuple | None = None
 
     def _firm_axes(self, ax, start: np.datetime64) -> None:
@@ -318,6 +331,7 @@ class ReportFigure:
         with left_out(self._changing()):
             self.canvas.draw()
         self._base = self.canvas.copy_from_bbox(self.fig.bbox)
+        self._base_pixels = self.pixels().copy()
         self._base_state = self._state()
 
     def _state(self) -> tuple:
@@ -373,10 +387,18 @@ class ReportFigure:
         )
         self.render()
 
-    def render(self) -> None:
+    def layered(self) -> bool:
+        """Whether `render` draws over the kept base: there is one, and it shows the months
+        and subtitle the data need."""
+        return self._base is not None and self._base_state == self._state()
+
+    def render(self, rows: tuple[int, ...] | None = None) -> None:
         """Draw the figure on its canvas: the data over the kept base where there is one for
-        these months, else everything."""
-        if self._base is None or self._base_state != self._state():
+        these months (`layered`), else everything. `rows`: over the base, draw the data of
+        the panels in these rows of the grid only (0 at the top; a layered drawing only)."""
+        if not self.layered():
+            if rows is not None:
+                raise ValueError("only a layered drawing draws some rows")
             self.canvas.draw()
             return
         self.canvas.restore_region(self._base)
@@ -384,10 +406,30 @@ class ReportFigure:
         # order, within one by z-order, so the picture is the one `canvas.draw()` gives.
         order = {id(ax): k for k, ax in enumerate(self.fig.axes)}
         changing = [*self._changing(), *self.added]
+        if rows is not None:  # (an artist of no panel counts as the top row's)
+            changing = [a for a in changing if self._grid_row.get(a.axes, 0) in rows]
         changing.sort(key=lambda a: (order.get(id(a.axes), len(order)), a.get_zorder()))
         for artist in changing:
             if artist.get_visible():
                 self.fig.draw_artist(artist)
+
+    def pixels(self) -> np.ndarray:
+        """The canvas as an RGBA array, rows from the top (a view: writing to it draws)."""
+        return np.asarray(self.canvas.buffer_rgba())
+
+    def band_top(self, row: int) -> int:
+        """The first pixel row (from the top) of the band that holds everything the data of
+        grid row `row` draw and nothing the rows above draw: a little above the row's panels,
+        through their titles (which are in the base), for the top y tick label's overhang."""
+        top = max(ax.bbox.y1 for ax, r in self._grid_row.items() if r == row)
+        return max(0, int(self.fig.bbox.height - top) - _BAND_MARGIN_PX)
+
+    def unchanged_outside(self, start: int, stop: int) -> bool:
+        """Whether the canvas is still the base outside pixel rows [start, stop)."""
+        now, base = self.pixels(), self._base_pixels
+        return base is not None and (
+            np.array_equal(now[:start], base[:start]) and np.array_equal(now[stop:], base[stop:])
+        )
 
     def png(self) -> bytes:
         """The canvas as drawn by `render`, as PNG bytes."""
@@ -544,34 +586,174 @@ def serve() -> int:
     End of input before a folder: nothing is written."""
     import json
 
-    import pyarrow  # noqa: F401 (imported now, while the model simulates)
-
-    report = png = None
+    report = helper = png = None
 
     def draw(tables: tuple[Months, FirmMonths | None]) -> bytes:
-        report.fill(*tables)
-        report.render()
+        nonlocal helper
+        if helper is None:
+            report.fill(*tables)
+            report.render()
+        else:  # it helps once
+            drawn = helper.draw(report, tables)
+            helper.close()
+            helper = None
+            if not drawn:
+                report.render()
         return report.png()
 
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        job = json.loads(line)
-        if report is None:
-            first = np.datetime64(job["first"], "M") if job.get("first") else None
-            report = ReportFigure(job.get("title", ""), first, int(job.get("months", 0)))
-            report.draw_base()
-            report.rehearse()
-        if "tables" in job:
-            scratch = Path(job["tables"])
-            png = draw(read_tables(scratch / "model.arrow", scratch / "firms.arrow"))
-        if "folder" in job:
-            folder = Path(job["folder"])
-            if png is None:
-                png = draw(read_run_tables(folder))
-            _write_atomically(folder / "report.png", png)
-            return 0
-    return 0
+    try:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            job = json.loads(line)
+            if report is None:
+                first = np.datetime64(job["first"], "M") if job.get("first") else None
+                report = ReportFigure(job.get("title", ""), first, int(job.get("months", 0)))
+                report.draw_base()
+                report.rehearse()
+                helper = RowHelper.start(report)
+                import pyarrow  # noqa: F401 (now, while the model simulates; after the fork)
+            if "tables" in job:
+                scratch = Path(job["tables"])
+                png = draw(read_tables(scratch / "model.arrow", scratch / "firms.arrow"))
+            if "folder" in job:
+                folder = Path(job["folder"])
+                if png is None:
+                    png = draw(read_run_tables(folder))
+                _write_atomically(folder / "report.png", png)
+                return 0
+        return 0
+    finally:
+        if helper is not None:
+            helper.close()
+
+
+class RowHelper:
+    """A second drawing process that draws the bottom row of panels while the drawer draws
+    the two above, so that what is left to draw once the tables come (`ReportFigure.render`
+    over the base, mostly text) takes two cores about half as long. The rows split the work
+    about evenly: the bottom one holds the most text (two long legends, the firms' names).
+
+    Forked from the drawer once the base is drawn and the rehearsal has warmed matplotlib's
+    caches, so it starts with both at no cost; only where that is safe: on Linux, in a
+    process with no other thread (before pyarrow starts its own; with one BLAS thread, as
+    `aiecosim run` gives its drawer). It takes the tables (pickled, on a pipe), fills its copy
+    of the figure, draws that row over the base and sends back the pixel rows of the row's
+    band (`ReportFigure.band_top` to the bottom). The drawer pastes them in only when each
+    process changed nothing outside its own band; the picture is then the one drawn in one
+    process, pixel for pixel. Otherwise (the helper failed, was slow or refused, or a drawing
+    strayed) the drawer draws everything itself."""
+
+    ROW = 2  # the grid row it draws
+    TIMEOUT_S = 60.0  # longest wait for its pixels
+
+    def __init__(self, pid: int, jobs, pixels):
+        self.pid, self.jobs, self.pixels = pid, jobs, pixels
+
+    @classmethod
+    def start(cls, report: ReportFigure) -> RowHelper | None:
+        """Fork a helper for `report` (base drawn): None where that is not safe or fails."""
+        if sys.platform != "linux" or not report.layered() or _threads() != 1:
+            return None
+        jobs_in, jobs_out = os.pipe()
+        pixels_in, pixels_out = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (jobs_in, jobs_out, pixels_in, pixels_out):
+                os.close(fd)
+            return None
+        if pid == 0:  # the helper: never returns
+            status = 1
+            try:
+                os.close(jobs_out)
+                os.close(pixels_in)
+                with os.fdopen(jobs_in, "rb") as jobs, os.fdopen(pixels_out, "wb") as pixels:
+                    cls._help(report, jobs, pixels)
+                status = 0
+            except BaseException:  # the drawer draws it all; say why in its messages
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                os._exit(status)
+        os.close(jobs_in)
+        os.close(pixels_out)
+        return cls(pid, os.fdopen(jobs_out, "wb"), os.fdopen(pixels_in, "rb"))
+
+    @classmethod
+    def _help(cls, report: ReportFigure, jobs, pixels) -> None:
+        """In the helper: the tables in, the band's pixels (or None: draw it yourself) out."""
+        try:
+            tables = pickle.load(jobs)
+        except EOFError:  # the drawer needed no help
+            return
+        report.fill(*tables)
+        band = None
+        if report.layered():
+            report.render(rows=(cls.ROW,))
+            top = report.band_top(cls.ROW)
+            if report.unchanged_outside(top, report.pixels().shape[0]):
+                band = report.pixels()[top:]
+        pickle.dump(band, pixels, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def draw(self, report: ReportFigure, tables: tuple[Months, FirmMonths | None]) -> bool:
+        """Fill `report` with `tables` and draw it, the bottom row by the helper: True when
+        drawn, False when the helper's part could not be used (the figure is then filled
+        but not drawn)."""
+        try:
+            pickle.dump(tables, self.jobs, protocol=pickle.HIGHEST_PROTOCOL)
+            self.jobs.flush()
+            sent = True
+        except OSError:  # it has gone
+            sent = False
+        report.fill(*tables)
+        if not sent or not report.layered():
+            return False
+        report.render(rows=tuple(r for r in range(3) if r != self.ROW))
+        top = report.band_top(self.ROW)
+        band = self._band()
+        if band is None or band.shape != report.pixels()[top:].shape:
+            return False
+        if not report.unchanged_outside(0, top):
+            return False
+        report.pixels()[top:] = band
+        return True
+
+    def _band(self) -> np.ndarray | None:
+        import select
+
+        ready, _, _ = select.select([self.pixels], [], [], self.TIMEOUT_S)
+        if not ready:
+            return None
+        try:
+            return pickle.load(self.pixels)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            return None
+
+    def close(self) -> None:
+        """Stop the helper, done or not (nothing it does now matters), and reap it."""
+        if self.pid is None:
+            return
+        for pipe in (self.jobs, self.pixels):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+        self.pid = None
+
+
+def _threads() -> int:
+    """Threads of this process (Linux)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
