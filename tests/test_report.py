@@ -374,8 +374,10 @@ from aiecosim.views.report import ReportFigure, RowHelper
 tables, months, mode = pickle.load(open(sys.argv[1], "rb"))
 if mode == "helper dies":
     RowHelper._help = classmethod(lambda cls, *args: os._exit(3))
-elif mode == "helper strays":  # its band is said to start low in its row: it draws above it
+elif mode == "helper strays":  # the band said to begin 5 px from the bottom: its row is above
     ReportFigure.band_top = lambda self, row: self.pixels().shape[0] - 5
+elif mode == "drawer strays":  # the band said to begin 10 px from the top: the rows above are in it
+    ReportFigure.band_top = lambda self, row: 10
 split = ReportFigure("helped", np.datetime64("2025-01", "M"), months)
 split.draw_base()
 split.rehearse()
@@ -393,12 +395,12 @@ print(json.dumps({"forked": helper is not None, "helped": bool(helped),
 """
 
 
-@pytest.mark.parametrize("mode", ["helper draws", "helper dies", "helper strays"])
+@pytest.mark.parametrize("mode", ["helper draws", "helper dies", "helper strays", "drawer strays"])
 def test_the_drawer_forks_a_helper_for_the_bottom_row_and_draws_alone_if_it_fails(mode, tmp_path):
     """With one BLAS thread (as `aiecosim run` starts its drawer) the drawer is a process of
     one thread once its base is drawn: it forks a helper that draws the bottom row. When the
-    helper dies or draws outside its band, the drawer draws the whole figure itself. Either
-    way the picture is the one drawn at once."""
+    helper dies, or either process draws outside its band, the drawer draws the whole figure
+    itself. Either way the picture is the one drawn at once."""
     import pickle
 
     model, firms = synthetic_run(36)
