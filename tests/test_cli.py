@@ -204,12 +204,23 @@ def test_a_report_drawer_that_fails_loudly_is_reported_and_the_tables_kept(tmp_p
 
 def test_a_run_is_the_same_with_one_blas_thread_or_several(tmp_path):
     """The command runs on one BLAS thread unless the user sets OPENBLAS_NUM_THREADS (more
-    threads only add work on the model's small matrices); the outputs do not depend on it."""
+    threads only add work on the model's small matrices); the outputs do not depend on it.
+    Nor on the garbage collector: the command freezes the objects its imports made before it
+    simulates, and its tables are those of the same run made in this process."""
     import os
     import subprocess
     import sys
 
-    tables = {}
+    from aiecosim.config import load_config
+    from aiecosim.outputs import run_model, write_run
+
+    here = run_model(load_config("baseline", overrides=["run.steps=18", "run.enterprises=1500"]), 2)
+    write_run(here, tmp_path / "in-process")
+    tables = {
+        "in-process": [
+            pd.read_parquet(tmp_path / "in-process" / f"{t}.parquet") for t in ("model", "firms")
+        ]
+    }
     for threads in (None, "2"):
         env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
         if threads is not None:
@@ -219,8 +230,11 @@ def test_a_run_is_the_same_with_one_blas_thread_or_several(tmp_path):
         options = ["--steps", "18", "--enterprises", "1500", "--seed", "2", "--out", str(out)]
         subprocess.run(command + options, env=env, check=True, capture_output=True)
         tables[threads] = [pd.read_parquet(out / f"{t}.parquet") for t in ("model", "firms")]
-    for one, several in zip(tables[None], tables["2"], strict=True):
+    for one, several, in_process in zip(
+        tables[None], tables["2"], tables["in-process"], strict=True
+    ):
         pd.testing.assert_frame_equal(one, several, check_exact=True)
+        pd.testing.assert_frame_equal(one, in_process, check_exact=True)
 
 
 def test_the_report_drawer_runs_on_one_blas_thread_unless_told_otherwise(tmp_path, monkeypatch):
