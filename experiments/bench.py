@@ -380,17 +380,13 @@ def sweep_tasks(runs: int, enterprises: int = 5000) -> list[dict]:
 
 def sweep_throughput(workers: int, runs: int) -> dict:
     """Default runs per second through the sweep runner's unit of work (`run_task`, results
-    sent back to the parent) on a pool of `workers` processes, once the pool is up; and the
-    pool's start-up time, which a sweep pays once."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from aiecosim.experiments.runner import run_task
+    sent back to the parent) on the sweep's pool (`worker_pool`) of `workers` processes, once
+    the pool is up; and the pool's start-up time, which a sweep pays once."""
+    from aiecosim.experiments.runner import run_task, worker_pool
 
     tasks = sweep_tasks(runs)
-    context = multiprocessing.get_context("spawn")
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with worker_pool(workers) as pool:
         list(pool.map(run_task, tasks[:workers]))  # start and warm every worker
         startup = time.perf_counter() - t0
         t1 = time.perf_counter()

@@ -161,12 +161,27 @@ def die_with_parent(parent: int | None = None, poll: float = PARENT_POLL_SECONDS
     ).start()
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def start_worker(parent: int) -> None:
+    """Worker initializer: die with the parent (`die_with_parent`); load the model and hand
+    every object made so far to the garbage collector's permanent generation, so that each
+    run's full collections walk only what runs make, not the libraries' 100,000 objects (60 ms
+    of a baseline run's 90 ms of collecting). A worker only runs the model: those objects live
+    as long as it does anyway."""
+    import gc
+
+    import aiecosim.model  # noqa: F401
+
+    die_with_parent(parent)
+    gc.freeze()
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """The sweep's process pool: `workers` spawned processes, each started by `start_worker`."""
     # spawn: workers start clean (no threads or state inherited from this process)
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=die_with_parent,
+        initializer=start_worker,
         initargs=(os.getpid(),),
     )
 
@@ -188,7 +203,7 @@ def parallel_map(
             results.append(function(task))
             tick(len(results), total)
         return results
-    with _pool(min(workers, total)) as pool:
+    with worker_pool(min(workers, total)) as pool:
         futures = [pool.submit(function, t) for t in tasks]
         for done, _ in enumerate(as_completed(futures), start=1):
             tick(done, total)
@@ -197,7 +212,7 @@ def parallel_map(
 
 def local_backend(workers: int) -> Callable[[list[dict]], Iterator[dict]]:
     def execute(tasks: list[dict]) -> Iterator[dict]:
-        with _pool(max(1, min(workers, len(tasks)))) as pool:
+        with worker_pool(max(1, min(workers, len(tasks)))) as pool:
             futures = [pool.submit(run_task, t) for t in tasks]
             for future in as_completed(futures):
                 yield future.result()
