@@ -162,17 +162,12 @@ def die_with_parent(parent: int | None = None, poll: float = PARENT_POLL_SECONDS
 
 
 def start_worker(parent: int) -> None:
-    """Worker initializer: die with the parent (`die_with_parent`); load the model and hand
-    every object made so far to the garbage collector's permanent generation, so that the
-    runs' full collections walk only what runs make, not the libraries' 100,000 objects (six
-    default runs in a row spent 140 ms collecting, and 25 ms so). A worker only runs the
-    model: those objects live as long as it does anyway."""
-    import gc
+    """Worker initializer: die with the parent (`die_with_parent`), then load the model and
+    freeze what the imports made (`aiecosim.outputs.freeze_imports`): a worker only runs it."""
+    from aiecosim.outputs import freeze_imports
 
     die_with_parent(parent)
-    import aiecosim.model  # noqa: F401
-
-    gc.freeze()
+    freeze_imports()
 
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:

@@ -259,6 +259,7 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
         NumericalError,
         OutputFolderError,
         earlier_run,
+        freeze_imports,
         fresh_folder,
         run_model,
         write_run,
@@ -285,7 +286,7 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
     if drawer is not None:  # the drawer draws the figure's fixed parts while the model runs
         first = cfg.run.start_date.strftime("%Y-%m")
         _send(drawer, {"title": title, "first": first, "months": cfg.run.steps})
-    if _the_command:
+    if _the_command:  # a process that only runs the model (not `app` called in-process)
         freeze_imports()
     with _progress(f"simulating {cfg.scenario.name} ({cfg.run.steps} months)...") as status:
         on_step = None
@@ -1226,18 +1227,6 @@ def one_blas_thread(environ=os.environ) -> None:
     scipy each bring one), taking 0.1-0.3 s of CPU from whatever else runs beside it, such as
     the report drawer. Read when numpy loads: set before it does."""
     environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-
-def freeze_imports() -> None:
-    """Load the model, then hand every object made so far (the libraries' modules, classes and
-    functions: about 100,000) to the garbage collector's permanent generation, for a process
-    that runs the model and ends. Its collections then walk only what the run makes: a baseline
-    run spent 90 ms collecting, 60 ms of it on full passes over the libraries' objects, and
-    25 ms once they were frozen. Outputs do not change. Only where the process is the
-    command's own: frozen objects are never freed, garbage among them included."""
-    import aiecosim.model  # noqa: F401 (what a run loads first)
-
-    gc.freeze()
 
 
 _the_command = False  # set by `main`: this process is the `aiecosim` command, not a caller of `app`

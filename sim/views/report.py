@@ -287,8 +287,9 @@ class ReportFigure:
         self._grid_row = {}
         for k, (key, ax) in enumerate(self.axes.items()):
             twin = self.plots[key].twin if key in self.plots else None
-            for a in (ax, twin) if twin is not None else (ax,):
-                self._grid_row[a] = k // 3
+            for a in (ax, twin):
+                if a is not None:
+                    self._grid_row[a] = k // 3
         self.added: list = []  # artists made by `fill`: legends, the firms' lines, notes
         self._base = None
         self._base_pixels: np.ndarray | None = None  # the base as an RGBA array (rows from the top)
