@@ -4,8 +4,8 @@
 model's state at the end of the month. The model keeps it as `model.metrics`, the books check
 reads it, and Mesa's DataCollector records one column per name in `METRIC_NAMES` through
 `month_value`. The firm table is one row per builder per month (`FIRM_COLUMNS`, collected by
-the DataCollector's agent-type reporter `firm_row`); the strategy table aggregates it by
-lineage.
+the model month by month as `firm_rows`, each builder's row read by `firm_row`); the strategy
+table aggregates it by lineage.
 
 Two measures need more than the month: the open-weights lag reads the frontier's history
 (`open_lag_months`), and consumer surplus integrates the nested logit over a fixed,
@@ -137,10 +137,10 @@ FIRM_COLUMNS = {
     "customers": "customers",
     "alive": "alive",
 }
-_FIRM_ROW_COLUMNS = [*FIRM_COLUMNS, "investor_owned"]
-#: Mesa agent-type reporter: a builder's row this month as one tuple (`FIRM_COLUMNS`, then
-#: `investor_owned`), read in one call; `firm_table` spreads it into columns.
-firm_row = attrgetter(*FIRM_COLUMNS.values(), "investor_owned")
+_FIRM_ROW_COLUMNS = [*FIRM_COLUMNS, "investor_owned", "firm_id"]
+#: A builder's row this month as one tuple (`FIRM_COLUMNS`, `investor_owned`, `firm_id`), read
+#: in one call; the model keeps each month's in `firm_rows`; `firm_table` spreads them out.
+firm_row = attrgetter(*FIRM_COLUMNS.values(), "investor_owned", "firm_id")
 
 
 # ============================================================================ the month's row
@@ -429,24 +429,23 @@ def model_table(model: AIEcosystemModel) -> pd.DataFrame:
 
 def firm_table(model: AIEcosystemModel) -> pd.DataFrame:
     """One row per firm per month from its entry on: month, date, firm_id, `FIRM_COLUMNS`."""
-    rows = model.datacollector.get_agenttype_vars_dataframe(ModelBuilder).reset_index()
-    rows = rows.dropna(subset=["AgentID"])  # months before any builder existed
-    if rows.empty:
+    recorded = [(month, rows) for month, rows in model.firm_rows if rows]
+    if not recorded:  # no builder yet
         return pd.DataFrame(columns=["month", "date", "firm_id", *FIRM_COLUMNS])
-    df = pd.DataFrame.from_records(rows["row"].tolist(), columns=_FIRM_ROW_COLUMNS)
+    counts = [len(rows) for _, rows in recorded]
+    df = pd.DataFrame.from_records(
+        [row for _, rows in recorded for row in rows], columns=_FIRM_ROW_COLUMNS
+    )
     df["valuation_usd"] = df["valuation_usd"].where(df.pop("investor_owned"), np.nan)
-    df["Step"], df["AgentID"] = rows["Step"].to_numpy(), rows["AgentID"].to_numpy()
-    ids = {b.unique_id: b.firm_id for b in model.builders}
-    df["firm_id"] = df["AgentID"].map(ids).astype("int64")
-    df["month"] = df["Step"].round().astype("int64") - 1
-    dates = {m: model.start + pd.DateOffset(months=int(m)) for m in df["month"].unique()}
-    df["date"] = df["month"].map(dates)
-    df = df.drop(columns=["Step", "AgentID"])
+    month = np.repeat(np.array([m for m, _ in recorded], dtype=np.int64), counts)
+    dates = {m: month_date(model.start, m) for m, _ in recorded}
+    df.insert(0, "month", month)
+    df.insert(1, "date", pd.Series(month).map(dates))
+    # each month's rows are in firm_id order (the model lists builders so): sorted already
+    df.insert(2, "firm_id", df.pop("firm_id").astype("int64"))
     df["customers"] = df["customers"].astype("int64")
     df["alive"] = df["alive"].astype(bool)
-    return df[["month", "date", "firm_id", *FIRM_COLUMNS]].sort_values(
-        ["month", "firm_id"], ignore_index=True
-    )
+    return df
 
 
 def strategy_table(model: AIEcosystemModel, firms: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -39,8 +39,12 @@ def test_default_run_has_the_documented_tables(baseline_run):
     assert np.isfinite(numeric.to_numpy()).all()
     shares = model[[f"share_revenue_{a}" for a in ARCHETYPES]].sum(axis=1)
     assert np.allclose(shares, 1.0)
-    # every firm appears every month from its entry on, one row each
+    # every firm appears every month from its entry on, one row each, sorted by month and firm
     assert not firms.duplicated(["month", "firm_id"]).any()
+    assert firms.equals(firms.sort_values(["month", "firm_id"], ignore_index=True))
+    span = firms.groupby("firm_id")["month"].agg(["min", "max", "size"])
+    assert (span["max"] == 119).all() and (span["size"] == span["max"] - span["min"] + 1).all()
+    assert firms["date"].equals(firms["month"].map(dict(zip(model["month"], model["date"]))))
 
 
 def test_default_world_has_all_three_archetypes_at_the_start(baseline_run):
