@@ -44,7 +44,8 @@ def test_default_run_has_the_documented_tables(baseline_run):
     assert firms.equals(firms.sort_values(["month", "firm_id"], ignore_index=True))
     span = firms.groupby("firm_id")["month"].agg(["min", "max", "size"])
     assert (span["max"] == 119).all() and (span["size"] == span["max"] - span["min"] + 1).all()
-    assert firms["date"].equals(firms["month"].map(dict(zip(model["month"], model["date"]))))
+    dates = dict(zip(model["month"], model["date"], strict=True))
+    assert firms["date"].equals(firms["month"].map(dates))
 
 
 def test_default_world_has_all_three_archetypes_at_the_start(baseline_run):
