@@ -173,6 +173,36 @@ def test_the_command_line_loads_no_model_code_until_a_command_needs_it():
     assert "HEAVY []" in out.stdout, out.stdout[-300:]
 
 
+def test_the_command_ends_as_the_interpreter_would_without_its_teardown(tmp_path):
+    """`aiecosim` skips the interpreter's teardown (`exit_now`), but nothing else of its exit:
+    the output is flushed, exit handlers run (a temporary folder is removed), the status is
+    the command's, and nothing after it runs."""
+    import subprocess
+    import sys
+
+    mark = tmp_path / "handler-ran"
+    code = (
+        "import atexit, pathlib, sys, tempfile\n"
+        f"atexit.register(pathlib.Path({str(mark)!r}).write_text, 'ran')\n"
+        f"scratch = tempfile.TemporaryDirectory(dir={str(tmp_path)!r})\n"
+        "sys.argv = ['aiecosim', *sys.argv[1:]]\n"
+        "from aiecosim.views.cli import main\n"
+        "main()\n"
+        "print('after the command')\n"
+    )
+    for args, status, said in (
+        (["scenarios"], 0, "energy-crunch"),
+        (["run", "--steps", "x"], 2, "Invalid value for '--steps'"),
+    ):
+        mark.unlink(missing_ok=True)
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+        assert out.returncode == status, out.stderr[-500:]
+        assert said in out.stdout + out.stderr
+        assert "after the command" not in out.stdout
+        assert mark.read_text() == "ran"
+        assert [p.name for p in tmp_path.iterdir()] == [mark.name]  # the folder was removed
+
+
 def test_help_shows_defaults_and_bracketed_notes():
     result = runner.invoke(app, ["validate", "--help"])
     assert "[default: 10]" in result.output

@@ -1238,11 +1238,44 @@ def main() -> None:  # pragma: no cover - the `aiecosim` command, `python -m aie
     one_blas_thread()  # for this process and the ones it starts (drawer, sweep workers)
     try:
         app()
+    except SystemExit as done:
+        exit_now(done.code)
     finally:
         # The command is done: spare the interpreter's exit its last garbage collections, a
         # pass over every object the libraries and a run made (0.2-0.3 s); the memory goes
         # back to the system with the process. (Not in `app`, which tests call in-process.)
         gc.freeze()
+
+
+def exit_now(code) -> None:
+    """End the command with exit status `code` as the interpreter would, without its
+    teardown: output flushed, the exit handlers run (temporary folders removed, logging shut
+    down, each library's own), then the process ends, leaving its objects to the system rather
+    than freeing them one by one (30 ms after a run, 50 against 20). Only from a process with
+    no other thread (the interpreter would wait for them first) and an integer status;
+    otherwise, or if the output cannot be flushed, the interpreter's own exit."""
+    import atexit
+    import threading
+
+    run_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if threading.active_count() > 1 or run_handlers is None:
+        raise SystemExit(code)
+    if code is None:
+        code = 0
+    if not isinstance(code, int):
+        raise SystemExit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: let the interpreter say so
+        raise SystemExit(code) from None
+    run_handlers()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        code = code or 120  # the interpreter's status when it cannot flush at exit
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
