@@ -71,7 +71,7 @@ def run_model(
 
 
 def freeze_imports() -> None:
-    """For a process that only runs the model (the `aiecosim run` command, a sweep worker):
+    """For a process that only runs the model (a sweep worker):
     load the model, then hand every object made so far (the libraries' modules, classes and
     functions: about 100,000) to the garbage collector's permanent generation, so that its
     collections walk only what runs make. A baseline run spent 90 ms collecting, 60 ms of it

@@ -235,8 +235,8 @@ def test_a_report_drawer_that_fails_loudly_is_reported_and_the_tables_kept(tmp_p
 def test_a_run_is_the_same_with_one_blas_thread_or_several(tmp_path):
     """The command runs on one BLAS thread unless the user sets OPENBLAS_NUM_THREADS (more
     threads only add work on the model's small matrices); the outputs do not depend on it.
-    Nor on the garbage collector: the command freezes the objects its imports made before it
-    simulates, and its tables are those of the same run made in this process."""
+    Nor on the garbage collector: the command simulates with it off, and its tables are
+    those of the same run made in this process, where it is on."""
     import os
     import subprocess
     import sys

@@ -259,7 +259,6 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
         NumericalError,
         OutputFolderError,
         earlier_run,
-        freeze_imports,
         fresh_folder,
         run_model,
         write_run,
@@ -286,11 +285,10 @@ def _run(scenario, config, set_, seed, steps, enterprises, out, check, force, dr
     if drawer is not None:  # the drawer draws the figure's fixed parts while the model runs
         first = cfg.run.start_date.strftime("%Y-%m")
         _send(drawer, {"title": title, "first": first, "months": cfg.run.steps})
-    if _the_command:  # a process that only runs the model (not `app` called in-process)
-        freeze_imports()
-        # ... and then ends: its collector would make ~120 passes over the young objects of a
-        # baseline run (25-50 ms) to free ~2,000 of them; off, some 6,000 objects of garbage
-        # (about 50 a month, none of them arrays) are left to the process's end.
+    if _the_command:  # a process that runs the model once and ends (not `app` in-process)
+        # The collector off: it would make ~120 passes over a baseline run's young objects
+        # (25-50 ms) to free ~2,000 of them; off, some 6,000 objects of garbage (about 50 a
+        # month, none of them arrays) are left to the process's end.
         gc.disable()
     with _progress(f"simulating {cfg.scenario.name} ({cfg.run.steps} months)...") as status:
         on_step = None
@@ -1245,9 +1243,10 @@ def main() -> None:  # pragma: no cover - the `aiecosim` command, `python -m aie
     except SystemExit as done:
         exit_now(done.code)
     finally:
-        # The command is done: spare the interpreter's exit its last garbage collections, a
-        # pass over every object the libraries and a run made (0.2-0.3 s); the memory goes
-        # back to the system with the process. (Not in `app`, which tests call in-process.)
+        # Where the interpreter's own exit runs after all (`exit_now` declined, or an error):
+        # spare it its last garbage collections, a pass over every object the libraries and a
+        # run made (0.2-0.3 s); the memory goes back to the system with the process. (Not in
+        # `app`, which tests call in-process.)
         gc.freeze()
 
 
